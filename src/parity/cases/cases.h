@@ -1,0 +1,12 @@
+// The component runners the parity tool knows; registry.cpp maps case names to them.
+// A new model adds its runner here and one line in registry.cpp.
+#pragma once
+
+#include "parity/case_runner.h"
+
+namespace diffuse::parity {
+
+ProducedSet run_scheduler_case(const FixtureCase& c, const RunOptions& o);  // kind "scheduler"
+ProducedSet run_rng_case(const FixtureCase& c, const RunOptions& o);        // kind "rng"
+
+}  // namespace diffuse::parity

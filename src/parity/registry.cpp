@@ -1,0 +1,33 @@
+#include <map>
+
+#include "parity/cases/cases.h"
+
+namespace diffuse::parity {
+
+namespace {
+
+// Keyed by case.json "class" (model cases) or "kind" (scheduler, rng).
+const std::map<std::string, CaseFn>& registry() {
+  static const std::map<std::string, CaseFn> table = {
+      {"scheduler", run_scheduler_case},
+      {"rng", run_rng_case},
+  };
+  return table;
+}
+
+}  // namespace
+
+const CaseFn* find_case_runner(const FixtureCase& c) {
+  const auto& table = registry();
+  if (auto it = table.find(c.class_name()); it != table.end()) return &it->second;
+  if (auto it = table.find(c.kind()); it != table.end()) return &it->second;
+  return nullptr;
+}
+
+std::vector<std::string> registered_case_runners() {
+  std::vector<std::string> names;
+  for (const auto& [name, fn] : registry()) names.push_back(name);
+  return names;
+}
+
+}  // namespace diffuse::parity
