@@ -1,0 +1,27 @@
+// How a model is instantiated: the compute precision of its GEMMs / attention, and
+// whether weights are prepacked. Activations, norms, softmax, RoPE and timestep
+// embeddings are always f32 (DESIGN.md precision policy).
+#pragma once
+
+#include "tensor/tensor.h"
+
+namespace diffuse::models {
+
+enum class Precision {
+  F32,   // f32 GEMMs: bf16-stored weights are upcast once at load (for fp32 parity runs)
+  BF16,  // bf16 x bf16 -> f32 GEMMs: bf16 weights used as mapped; f32-stored weights rounded once
+};
+
+struct ModelOptions {
+  Precision precision = Precision::BF16;
+  bool prepack = true;  // reorder GEMM weights once into the kernel's blocked layout
+};
+
+// The weight as the GEMMs of `precision` consume it: a view when the stored dtype already
+// matches, else a converted owned copy. Undefined stays undefined (expected-only binding).
+Tensor gemm_weight(const Tensor& stored, Precision precision);
+
+// A small parameter (norm scale, bias, embedding table) as an owned f32 tensor.
+Tensor f32_param(const Tensor& stored);
+
+}  // namespace diffuse::models
