@@ -1,0 +1,309 @@
+#include "ops/linear.h"
+
+#include <map>
+#include <optional>
+#include <unordered_map>
+
+#include "ops/dnnl_context.h"
+#include "ops/gemm_operand.h"
+#include "ops/tensor_args.h"
+#include "runtime/parallel.h"
+
+namespace diffuse::ops {
+
+using dnnl::memory;
+using Tag = memory::format_tag;
+
+DType gemm_dtype_for_weight(DType weight_dtype) {
+  switch (weight_dtype) {
+    case DType::F32: return DType::F32;
+    case DType::BF16: return DType::BF16;
+    case DType::F16: return DType::F32;
+    default: break;
+  }
+  fail("Linear: unsupported weight dtype ", dtype_name(weight_dtype));
+}
+
+namespace {
+
+// Where the residual add happens. oneDNN's fast matmul reads a binary post-op operand
+// after it has started accumulating into dst, so a residual that IS the output must use
+// the `sum` post-op (dst += ...) instead; measured: binary_add with src1 == dst is wrong.
+enum class ResidualMode { None, PostOpAdd, InPlaceSum, SeparatePass };
+
+struct PrimKey {
+  int64_t m;
+  Activation activation;
+  bool gate;
+  ResidualMode residual;
+  auto operator<=>(const PrimKey&) const = default;
+};
+
+struct Prim {
+  dnnl::matmul matmul;
+  bool packed_weights = false;
+  int gate_post_op = -1;      // post-op index of the gate multiply
+  int residual_post_op = -1;  // post-op index of the residual add
+};
+
+// oneDNN eltwise post-op (algorithm, alpha) for an activation.
+std::pair<dnnl::algorithm, float> eltwise_for(Activation a) {
+  switch (a) {
+    case Activation::GeluTanh: return {dnnl::algorithm::eltwise_gelu_tanh, 0.f};
+    case Activation::GeluErf: return {dnnl::algorithm::eltwise_gelu_erf, 0.f};
+    case Activation::Silu: return {dnnl::algorithm::eltwise_swish, 1.f};        // x sigmoid(x)
+    case Activation::QuickGelu: return {dnnl::algorithm::eltwise_swish, 1.702f};  // x sigmoid(1.702 x)
+    case Activation::Identity: break;
+  }
+  fail("Linear: no eltwise post-op for activation ", activation_name(a));
+}
+
+// [first byte, one past last byte] covered by a tensor's elements.
+std::pair<const std::byte*, const std::byte*> byte_span(const Tensor& t) {
+  const auto* p = static_cast<const std::byte*>(t.raw());
+  int64_t last = 0;
+  for (int d = 0; d < t.ndim(); ++d) last += (t.shape()[d] - 1) * t.strides()[d];
+  return {p, p + (last + 1) * static_cast<int64_t>(dtype_size(t.dtype()))};
+}
+
+bool overlaps(const Tensor& a, const Tensor& b) {
+  if (a.numel() == 0 || b.numel() == 0) return false;
+  const auto [a0, a1] = byte_span(a);
+  const auto [b0, b1] = byte_span(b);
+  return a0 < b1 && b0 < a1;
+}
+
+bool same_view(const Tensor& a, const Tensor& b) {
+  return a.raw() == b.raw() && a.dtype() == b.dtype() && a.shape() == b.shape() &&
+         a.strides() == b.strides();
+}
+
+// out[r] = residual[r] + src[r] (src dense M x N; src == nullptr means src is out itself).
+// residual may be out itself (each element is read before it is written).
+void add_rows(Tensor& out, const Tensor* residual, const float* src, int64_t rows, int64_t cols) {
+  float* out_base = out.data_mut<float>();
+  const float* res_base = residual ? residual->data<float>() : nullptr;
+  const Rows out_rows(out, "Linear", "output");
+  const std::optional<Rows> res_rows =
+      residual ? std::optional<Rows>(Rows(*residual, "Linear", "residual")) : std::nullopt;
+  parallel_for(rows, rows_grain(cols), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      float* o = out_base + out_rows.offset(r);
+      const float* s = src ? src + r * cols : o;
+      if (res_base) {
+        const float* q = res_base + res_rows->offset(r);
+        for (int64_t j = 0; j < cols; ++j) o[j] = q[j] + s[j];
+      } else if (s != o) {
+        for (int64_t j = 0; j < cols; ++j) o[j] = s[j];
+      }
+    }
+  });
+}
+
+// A representative M for choosing the prepacked layout (oneDNN's blocked weight layout does
+// not depend on M for its brgemm kernels; other Ms that disagree fall back to plain weights).
+constexpr int64_t kPackM = 1024;
+
+}  // namespace
+
+struct Linear::Impl {
+  int64_t n = 0, k = 0;
+  DType dtype = DType::F32;  // GEMM element type
+  Tensor weight;             // [N, K] in `dtype`, contiguous (a view of the caller's memory when possible)
+  Tensor bias;               // [N] f32 or undefined
+  memory::desc plain_weight_md;
+  memory::desc packed_weight_md;
+  memory packed_weight;  // empty unless prepacked
+  mutable std::map<PrimKey, Prim> prims;
+  mutable Tensor x_scratch, out_scratch;
+
+  memory::data_type dt() const { return dnnl_dtype(dtype); }
+
+  Prim make_prim(const PrimKey& key) const {
+    dnnl::post_ops ops;
+    Prim p;
+    int index = 0;
+    if (key.activation != Activation::Identity) {
+      const auto [algorithm, alpha] = eltwise_for(key.activation);
+      ops.append_eltwise(1.f, algorithm, alpha, 0.f);
+      ++index;
+    }
+    if (key.gate) {
+      ops.append_binary(dnnl::algorithm::binary_mul, memory::desc({1, n}, memory::data_type::f32, Tag::ab));
+      p.gate_post_op = index++;
+    }
+    if (key.residual == ResidualMode::PostOpAdd) {
+      ops.append_binary(dnnl::algorithm::binary_add, memory::desc({key.m, n}, memory::data_type::f32, Tag::ab));
+      p.residual_post_op = index++;
+    } else if (key.residual == ResidualMode::InPlaceSum) {
+      ops.append_sum(1.f);
+      ++index;
+    }
+    dnnl::primitive_attr attr;
+    attr.set_post_ops(ops);
+    const memory::desc src_md({key.m, k}, dt(), Tag::ab);
+    const memory::desc dst_md({key.m, n}, memory::data_type::f32, Tag::ab);
+    const memory::desc bias_md({1, n}, memory::data_type::f32, Tag::ab);
+    auto make_pd = [&](const memory::desc& w_md) {
+      return bias.defined() ? dnnl::matmul::primitive_desc(dnnl::matmul::desc(src_md, w_md, bias_md, dst_md), attr, dnnl_engine())
+                            : dnnl::matmul::primitive_desc(dnnl::matmul::desc(src_md, w_md, dst_md), attr, dnnl_engine());
+    };
+    if (packed_weight) {
+      try {
+        auto pd = make_pd(packed_weight_md);
+        if (!dnnl_is_reference_impl(pd.impl_info_str())) {
+          p.matmul = dnnl::matmul(pd);
+          p.packed_weights = true;
+          return p;
+        }
+      } catch (const dnnl::error&) {
+        // This M wants another layout: use the weight as stored.
+      }
+    }
+    p.matmul = dnnl::matmul(make_pd(plain_weight_md));
+    return p;
+  }
+
+  const Prim& prim(const PrimKey& key) const {
+    auto it = prims.find(key);
+    if (it == prims.end()) it = prims.emplace(key, make_prim(key)).first;
+    return it->second;
+  }
+};
+
+Linear::Linear(const Tensor& weight, const Tensor* bias, LinearOptions options)
+    : impl_(std::make_unique<Impl>()) {
+  Impl& im = *impl_;
+  DIFFUSE_CHECK(weight.ndim() == 2, "Linear: weight must be [out, in], got ", shape_str(weight.shape()));
+  im.n = weight.dim(0);
+  im.k = weight.dim(1);
+  DIFFUSE_CHECK(im.n > 0 && im.k > 0, "Linear: empty weight ", shape_str(weight.shape()));
+  im.dtype = gemm_dtype_for_weight(weight.dtype());
+  im.weight = weight.dtype() == im.dtype ? weight.contiguous() : weight.to(im.dtype);
+  if (bias) {
+    im.bias = vector_as_f32(*bias, im.n, "Linear", "bias");
+  }
+  // oneDNN's weights are K x N; PyTorch's [N, K] rows are its columns ("ba").
+  im.plain_weight_md = memory::desc({im.k, im.n}, im.dt(), Tag::ba);
+  if (options.prepack) {
+    const memory::desc src_md({kPackM, im.k}, im.dt(), Tag::ab);
+    const memory::desc any_md({im.k, im.n}, im.dt(), Tag::any);
+    const memory::desc dst_md({kPackM, im.n}, memory::data_type::f32, Tag::ab);
+    dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(src_md, any_md, dst_md), dnnl_engine());
+    if (pd.weights_desc() != im.plain_weight_md) {
+      im.packed_weight_md = pd.weights_desc();
+      im.packed_weight = memory(im.packed_weight_md, dnnl_engine());
+      memory plain = dnnl_memory(im.plain_weight_md, im.weight.raw());
+      dnnl::reorder(plain, im.packed_weight).execute(dnnl_stream(), plain, im.packed_weight);
+      dnnl_stream().wait();
+    }
+  }
+}
+
+Linear::~Linear() = default;
+Linear::Linear(Linear&&) noexcept = default;
+Linear& Linear::operator=(Linear&&) noexcept = default;
+
+int64_t Linear::in_features() const { return impl_->k; }
+int64_t Linear::out_features() const { return impl_->n; }
+DType Linear::gemm_dtype() const { return impl_->dtype; }
+
+Tensor Linear::forward(const Tensor& x, const Epilogue& epilogue) const {
+  DIFFUSE_CHECK(x.ndim() >= 1, "Linear: scalar input");
+  Shape shape = x.shape();
+  shape.back() = impl_->n;
+  Tensor out = Tensor::empty(shape, DType::F32);
+  forward_into(x, out, epilogue);
+  return out;
+}
+
+void Linear::forward_into(const Tensor& x, Tensor& out, const Epilogue& e) const {
+  const Impl& im = *impl_;
+  DIFFUSE_CHECK(x.ndim() >= 1 && x.dim(-1) == im.k, "Linear [", im.n, "x", im.k, "]: input ",
+                shape_str(x.shape()), " has the wrong last dim");
+  Shape want = x.shape();
+  want.back() = im.n;
+  DIFFUSE_CHECK(out.shape() == want && out.dtype() == DType::F32, "Linear: output ",
+                shape_str(out.shape()), " ", dtype_name(out.dtype()), ", expected ", shape_str(want), " F32");
+  DIFFUSE_CHECK(out.strides().back() == 1 || im.n == 1, "Linear: output last dim must have unit stride");
+  DIFFUSE_CHECK(!overlaps(x, out), "Linear: input and output overlap");
+  const RowMatrix src = dense_rows(x, im.dtype, im.x_scratch);
+  const int64_t m = src.rows;
+  if (m == 0) return;
+
+  // Gate rows: G == 1 broadcasts; otherwise one row per batch (x's first dim).
+  Tensor gate_f32;
+  const float* gate = nullptr;
+  int64_t groups = 1;
+  if (e.gate.defined()) {
+    DIFFUSE_CHECK(e.gate.numel() % im.n == 0 && e.gate.dim(-1) == im.n, "Linear: gate ",
+                  shape_str(e.gate.shape()), " does not end in ", im.n);
+    groups = e.gate.numel() / im.n;
+    DIFFUSE_CHECK(groups == 1 || (x.ndim() >= 2 && x.dim(0) == groups), "Linear: gate has ", groups,
+                  " rows but the input's batch dim is ", shape_str(x.shape()));
+    gate_f32 = e.gate.dtype() == DType::F32 && e.gate.is_contiguous() ? e.gate : e.gate.to(DType::F32);
+    gate = gate_f32.data<float>();
+  }
+
+  // Residual: fused into the GEMM when the output is one dense block.
+  const bool out_dense = out.is_contiguous();
+  Tensor residual = e.residual;
+  ResidualMode mode = ResidualMode::None;
+  if (residual.defined()) {
+    DIFFUSE_CHECK(residual.shape() == want && residual.dtype() == DType::F32, "Linear: residual ",
+                  shape_str(residual.shape()), " ", dtype_name(residual.dtype()), ", expected ",
+                  shape_str(want), " F32");
+    const bool alias = same_view(residual, out);
+    if (!alias && overlaps(residual, out)) residual = residual.clone();  // partial overlap: detach
+    if (!out_dense || (!alias && (!residual.is_contiguous() || residual.strides().back() != 1)))
+      mode = ResidualMode::SeparatePass;
+    else
+      mode = alias ? ResidualMode::InPlaceSum : ResidualMode::PostOpAdd;
+  }
+
+  float* dst;
+  if (out_dense) {
+    dst = out.data_mut<float>();
+  } else {
+    if (im.out_scratch.numel() < m * im.n) im.out_scratch = Tensor::empty({m * im.n}, DType::F32);
+    dst = im.out_scratch.data_mut<float>();
+  }
+
+  const int64_t rows_per_group = m / groups;
+  const PrimKey key{rows_per_group, e.activation, gate != nullptr,
+                    mode == ResidualMode::SeparatePass ? ResidualMode::None : mode};
+  const Prim& p = im.prim(key);
+  const memory::desc src_md({rows_per_group, im.k}, im.dt(), Tag::ab);
+  const memory::desc dst_md({rows_per_group, im.n}, memory::data_type::f32, Tag::ab);
+  const memory::desc gate_md({1, im.n}, memory::data_type::f32, Tag::ab);
+  const memory weights = p.packed_weights ? im.packed_weight : dnnl_memory(im.plain_weight_md, im.weight.raw());
+  const size_t src_elem = dtype_size(im.dtype);
+  for (int64_t g = 0; g < groups; ++g) {
+    const int64_t row0 = g * rows_per_group;
+    std::unordered_map<int, memory> args;
+    args[DNNL_ARG_SRC] = dnnl_memory(src_md, static_cast<const std::byte*>(src.data) + row0 * im.k * src_elem);
+    args[DNNL_ARG_WEIGHTS] = weights;
+    args[DNNL_ARG_DST] = dnnl_memory(dst_md, dst + row0 * im.n);
+    if (im.bias.defined()) args[DNNL_ARG_BIAS] = dnnl_memory(memory::desc({1, im.n}, memory::data_type::f32, Tag::ab), im.bias.raw());
+    if (p.gate_post_op >= 0)
+      args[DNNL_ARG_ATTR_MULTIPLE_POST_OP(p.gate_post_op) | DNNL_ARG_SRC_1] =
+          dnnl_memory(gate_md, gate + (groups == 1 ? 0 : g * im.n));
+    if (p.residual_post_op >= 0)
+      args[DNNL_ARG_ATTR_MULTIPLE_POST_OP(p.residual_post_op) | DNNL_ARG_SRC_1] =
+          dnnl_memory(dst_md, residual.data<float>() + row0 * im.n);
+    p.matmul.execute(dnnl_stream(), args);
+  }
+  dnnl_stream().wait();
+
+  if (mode == ResidualMode::SeparatePass) {
+    add_rows(out, &residual, out_dense ? nullptr : dst, m, im.n);
+  } else if (!out_dense) {
+    add_rows(out, nullptr, dst, m, im.n);
+  }
+}
+
+Tensor linear(const Tensor& x, const Tensor& weight, const Tensor* bias) {
+  return Linear(weight, bias, LinearOptions{.prepack = false}).forward(x);
+}
+
+}  // namespace diffuse::ops
