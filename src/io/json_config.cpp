@@ -37,13 +37,14 @@ const Json* field(const Json& obj, const std::string& key, const std::string& co
 }
 
 int64_t to_int(const Json& v, const std::string& key, const std::string& context) {
-  if (v.is_number_integer()) return v.get<int64_t>();  // signed storage
+  // nlohmann stores non-negative integers as unsigned (is_number_integer() is true for both).
   if (v.is_number_unsigned()) {
     const uint64_t u = v.get<uint64_t>();
     DIFFUSE_CHECK(u <= static_cast<uint64_t>(INT64_MAX), context, ": field '", key, "' = ", u,
                   " does not fit in a 64-bit integer");
     return static_cast<int64_t>(u);
   }
+  if (v.is_number_integer()) return v.get<int64_t>();
   wrong_type(v, key, "an integer", context);
 }
 
