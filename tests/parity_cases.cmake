@@ -18,3 +18,7 @@ foreach(family chroma ernie_image flux flux_schnell nucleusmoe_image qwenimage z
   diffuse_parity_case(scheduler_flowmatch_${family})
 endforeach()
 diffuse_parity_case(torch_randn)
+diffuse_parity_case(autoencoder_kl_flux1_decode)
+diffuse_parity_case(autoencoder_kl_flux1_decode --dtype bf16)
+diffuse_parity_case(autoencoder_kl_flux1_encode)
+diffuse_parity_case(autoencoder_kl_flux1_encode --dtype bf16)

@@ -11,6 +11,7 @@ const std::map<std::string, CaseFn>& registry() {
   static const std::map<std::string, CaseFn> table = {
       {"scheduler", run_scheduler_case},
       {"rng", run_rng_case},
+      {"AutoencoderKL", run_autoencoder_kl_case},
   };
   return table;
 }

@@ -8,5 +8,6 @@ namespace diffuse::parity {
 
 ProducedSet run_scheduler_case(const FixtureCase& c, const RunOptions& o);  // kind "scheduler"
 ProducedSet run_rng_case(const FixtureCase& c, const RunOptions& o);        // kind "rng"
+ProducedSet run_autoencoder_kl_case(const FixtureCase& c, const RunOptions& o);  // class "AutoencoderKL"
 
 }  // namespace diffuse::parity
