@@ -6,7 +6,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "io/safetensors_header.h"
+#include "io/printable.h"
 #include "runtime/error.h"
 
 namespace diffuse::io {

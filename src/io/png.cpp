@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "io/atomic_file.h"
+#include "io/printable.h"
 #include "runtime/error.h"
 
 namespace diffuse::io {
@@ -159,7 +160,7 @@ void write_png(const std::string& path, const uint8_t* pixels, int width, int he
     const auto& [key, value] = text[i];
     bool key_ok = !key.empty() && key.size() <= 79 && key.front() != ' ' && key.back() != ' ';
     for (char c : key) key_ok = key_ok && c >= 0x20 && c < 0x7f;
-    DIFFUSE_CHECK(key_ok, path, ": PNG text key '", key, "' must be 1-79 printable ASCII characters");
+    DIFFUSE_CHECK(key_ok, path, ": PNG text key '", printable(key), "' must be 1-79 printable ASCII characters");
     png_text& t = chunks[i];
     std::memset(&t, 0, sizeof t);
     t.key = const_cast<char*>(key.c_str());

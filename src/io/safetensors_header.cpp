@@ -12,23 +12,6 @@ namespace diffuse::io {
 
 using Json = nlohmann::json;
 
-std::string printable(std::string_view text) {
-  static const char* hex = "0123456789abcdef";
-  std::string out;
-  out.reserve(text.size());
-  for (char c : text) {
-    const auto u = static_cast<unsigned char>(c);
-    if (u < 0x20 || u == 0x7f) {
-      out += "\\x";
-      out += hex[u >> 4];
-      out += hex[u & 15];
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
-
 const TensorInfo* SafetensorsHeader::find(std::string_view name) const {
   auto it = std::lower_bound(tensors.begin(), tensors.end(), name,
                              [](const TensorInfo& t, std::string_view n) { return t.name < n; });

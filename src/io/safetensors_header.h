@@ -14,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "io/printable.h"
 #include "tensor/tensor.h"
 
 namespace diffuse::io {
@@ -46,9 +47,5 @@ struct SafetensorsHeader {
 // are diffuse::Error with one-line messages "<label>: tensor '<name>': <problem>" or
 // "<label>: <problem>".
 SafetensorsHeader parse_safetensors_header(const uint8_t* data, size_t size, const std::string& label);
-
-// A tensor name or other untrusted text made safe for a one-line message: control
-// characters become \xNN escapes.
-std::string printable(std::string_view text);
 
 }  // namespace diffuse::io
