@@ -9,6 +9,7 @@ PACKAGES=(
   libdnnl-dev          # oneDNN: matmul and convolution kernels
   nlohmann-json3-dev   # JSON: configs, safetensors headers
   libpng-dev           # PNG output
+  libpcre2-dev libutf8proc-dev  # tokenizers: regex pre-tokenization, Unicode normalization
   libgtest-dev libgmock-dev  # unit tests
 )
 
