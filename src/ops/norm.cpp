@@ -1,0 +1,308 @@
+#include "ops/norm.h"
+
+#include <cfloat>
+#include <cmath>
+
+#include "ops/tensor_args.h"
+#include "ops/vec_math.h"
+#include "runtime/parallel.h"
+#include "tensor/half.h"
+
+namespace diffuse::ops {
+namespace {
+
+struct Moments {
+  double mean;
+  double rstd;
+};
+
+// Two passes in double: the mean, then the mean squared deviation (biased variance).
+Moments moments(const float* x, int64_t n, float eps) {
+  double sum = 0;
+#pragma omp simd reduction(+ : sum)
+  for (int64_t i = 0; i < n; ++i) sum += x[i];
+  const double mean = sum / static_cast<double>(n);
+  double sq = 0;
+#pragma omp simd reduction(+ : sq)
+  for (int64_t i = 0; i < n; ++i) {
+    const double d = x[i] - mean;
+    sq += d * d;
+  }
+  const double var = sq / static_cast<double>(n);
+  return {mean, 1.0 / std::sqrt(var + static_cast<double>(eps))};
+}
+
+// y = (x - mean) * rstd, formed in double so a large mean cancels exactly.
+inline void normalize(const float* x, float* y, int64_t n, Moments m) {
+#pragma omp simd
+  for (int64_t i = 0; i < n; ++i) y[i] = static_cast<float>((x[i] - m.mean) * m.rstd);
+}
+
+const float* optional_vector(const Tensor* t, int64_t n, const char* op, const char* what,
+                             Tensor& holder) {
+  if (t == nullptr) return nullptr;
+  holder = vector_as_f32(*t, n, op, what);
+  return holder.data<float>();
+}
+
+void check_eps(float eps, const char* op) {
+  DIFFUSE_CHECK(std::isfinite(eps) && eps >= 0, op, ": eps must be finite and >= 0, got ", eps);
+}
+
+}  // namespace
+
+Tensor layer_norm(const Tensor& x, const Tensor* weight, const Tensor* bias, float eps) {
+  const char* op = "layer_norm";
+  check_f32(x, op, "x");
+  check_contiguous(x, op, "x");
+  DIFFUSE_CHECK(x.ndim() >= 1, op, ": x must have at least one dim");
+  check_eps(eps, op);
+  const int64_t c = x.dim(-1);
+  const int64_t rows = c == 0 ? 0 : x.numel() / c;
+  Tensor wh, bh;
+  const float* w = optional_vector(weight, c, op, "weight", wh);
+  const float* b = optional_vector(bias, c, op, "bias", bh);
+  Tensor out = Tensor::empty(x.shape(), DType::F32);
+  const float* src = x.data<float>();
+  float* dst = out.data_mut<float>();
+  parallel_for(rows, rows_grain(c), [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) {
+      const float* xr = src + r * c;
+      float* yr = dst + r * c;
+      normalize(xr, yr, c, moments(xr, c, eps));
+      if (w != nullptr) {
+#pragma omp simd
+        for (int64_t i = 0; i < c; ++i) yr[i] *= w[i];
+      }
+      if (b != nullptr) {
+#pragma omp simd
+        for (int64_t i = 0; i < c; ++i) yr[i] += b[i];
+      }
+    }
+  });
+  return out;
+}
+
+namespace {
+
+// A modulation tensor ([B, C], [B, 1, C] or [B, S, C]) addressed per (batch, token).
+struct Modulation {
+  const float* base = nullptr;
+  int64_t batch_stride = 0;
+  int64_t token_stride = 0;  // 0 when broadcast over tokens
+
+  const float* row(int64_t b, int64_t s) const { return base + b * batch_stride + s * token_stride; }
+};
+
+Modulation modulation(const Tensor* t, int64_t batch, int64_t tokens, int64_t channels,
+                      const char* what) {
+  const char* op = "layer_norm_modulate";
+  Modulation m;
+  if (t == nullptr) return m;
+  check_f32(*t, op, what);
+  const Shape& sh = t->shape();
+  const bool per_batch = (t->ndim() == 2 && sh[0] == batch && sh[1] == channels) ||
+                         (t->ndim() == 3 && sh[0] == batch && sh[1] == 1 && sh[2] == channels);
+  const bool per_token = t->ndim() == 3 && sh[0] == batch && sh[1] == tokens && sh[2] == channels;
+  DIFFUSE_CHECK(per_batch || per_token, op, ": ", what, " must be [", batch, ", ", channels, "], [",
+                batch, ", 1, ", channels, "] or [", batch, ", ", tokens, ", ", channels, "], got ",
+                shape_str(sh));
+  DIFFUSE_CHECK(channels <= 1 || t->strides().back() == 1, op, ": ", what,
+                " must be contiguous in its last dim");
+  m.base = t->data<float>();
+  m.batch_stride = t->strides()[0];
+  m.token_stride = per_token && tokens > 1 ? t->strides()[1] : 0;
+  return m;
+}
+
+}  // namespace
+
+Tensor layer_norm_modulate(const Tensor& x, const Tensor* shift, const Tensor* scale, float eps) {
+  const char* op = "layer_norm_modulate";
+  check_f32(x, op, "x");
+  check_contiguous(x, op, "x");
+  check_rank(x, 3, op, "x");
+  check_eps(eps, op);
+  const int64_t batch = x.dim(0), tokens = x.dim(1), c = x.dim(2);
+  const Modulation sh = modulation(shift, batch, tokens, c, "shift");
+  const Modulation sc = modulation(scale, batch, tokens, c, "scale");
+  Tensor out = Tensor::empty(x.shape(), DType::F32);
+  const float* src = x.data<float>();
+  float* dst = out.data_mut<float>();
+  parallel_for(batch * tokens, rows_grain(c), [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) {
+      const int64_t b = r / tokens, s = r % tokens;
+      const float* xr = src + r * c;
+      float* yr = dst + r * c;
+      normalize(xr, yr, c, moments(xr, c, eps));
+      if (sc.base != nullptr) {
+        const float* k = sc.row(b, s);
+#pragma omp simd
+        for (int64_t i = 0; i < c; ++i) yr[i] *= 1.0f + k[i];
+      }
+      if (sh.base != nullptr) {
+        const float* a = sh.row(b, s);
+#pragma omp simd
+        for (int64_t i = 0; i < c; ++i) yr[i] += a[i];
+      }
+    }
+  });
+  return out;
+}
+
+Tensor group_norm(const Tensor& x, int64_t groups, const Tensor* weight, const Tensor* bias,
+                  float eps, bool fuse_silu) {
+  const char* op = "group_norm";
+  check_f32(x, op, "x");
+  check_contiguous(x, op, "x");
+  DIFFUSE_CHECK(x.ndim() >= 2, op, ": x must be [N, C, ...], got ", shape_str(x.shape()));
+  check_eps(eps, op);
+  const int64_t n = x.dim(0), c = x.dim(1);
+  DIFFUSE_CHECK(groups > 0 && c % groups == 0, op, ": ", c, " channels are not divisible into ",
+                groups, " groups");
+  const int64_t spatial = c == 0 ? 0 : x.numel() / (n * c);
+  const int64_t per_group = c / groups;
+  Tensor wh, bh;
+  const float* w = optional_vector(weight, c, op, "weight", wh);
+  const float* b = optional_vector(bias, c, op, "bias", bh);
+  Tensor out = Tensor::empty(x.shape(), DType::F32);
+  const float* src = x.data<float>();
+  float* dst = out.data_mut<float>();
+  const int64_t group_size = per_group * spatial;
+  parallel_for(n * groups, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t ng = begin; ng < end; ++ng) {
+      const float* xg = src + ng * group_size;
+      float* yg = dst + ng * group_size;
+      normalize(xg, yg, group_size, moments(xg, group_size, eps));
+      const int64_t c0 = (ng % groups) * per_group;
+      for (int64_t ci = 0; ci < per_group; ++ci) {
+        float* y = yg + ci * spatial;
+        const float wc = w != nullptr ? w[c0 + ci] : 1.0f;
+        const float bc = b != nullptr ? b[c0 + ci] : 0.0f;
+        if (w != nullptr || b != nullptr) {
+#pragma omp simd
+          for (int64_t i = 0; i < spatial; ++i) y[i] = y[i] * wc + bc;
+        }
+        if (fuse_silu) {
+#pragma omp simd
+          for (int64_t i = 0; i < spatial; ++i) y[i] = y[i] / (1.0f + vec::exp(-y[i]));
+        }
+      }
+    }
+  });
+  return out;
+}
+
+// ---- RMSNorm ---------------------------------------------------------------------------
+
+namespace {
+
+bool is_half(DType t) { return t == DType::BF16 || t == DType::F16; }
+
+// Rounds an f32 value to `T` and back (identity for F32).
+template <DType T>
+inline float round_as(float v) {
+  if constexpr (T == DType::BF16) return bf16_to_f32(f32_to_bf16(v));
+  if constexpr (T == DType::F16) return f16_to_f32(f32_to_f16(v));
+  return v;
+}
+
+// Where a flavour rounds: `normalized` is applied to y = x * r, `output` to the product with
+// the weight.
+struct RmsCasts {
+  DType normalized = DType::F32;
+  DType output = DType::F32;
+};
+
+RmsCasts rms_casts(RmsNormFlavor flavor, DType input, DType weight, bool has_weight) {
+  const DType promoted = input == weight ? input : DType::F32;
+  switch (flavor) {
+    case RmsNormFlavor::Diffusers:
+      if (!has_weight) return {input, DType::F32};
+      if (is_half(weight)) return {weight, weight};
+      return {DType::F32, DType::F32};
+    case RmsNormFlavor::Torch:
+      return {DType::F32, input};
+    case RmsNormFlavor::HfLlm:
+      return {input, has_weight ? promoted : DType::F32};
+  }
+  return {};
+}
+
+template <DType RN, DType RO>
+void rms_rows(const Tensor& x, const Rows& in_rows, float* out, bool out_contiguous,
+              const Rows* out_rows, const float* w, float eps) {
+  const float* src = static_cast<const float*>(x.raw());
+  const int64_t d = in_rows.width();
+  parallel_for(in_rows.count(), rows_grain(d), [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) {
+      const float* xr = src + in_rows.offset(r);
+      float* yr = out + (out_contiguous ? r * d : out_rows->offset(r));
+      double sq = 0;
+#pragma omp simd reduction(+ : sq)
+      for (int64_t i = 0; i < d; ++i) sq += static_cast<double>(xr[i]) * xr[i];
+      // The reference forms the mean of squares and rsqrt(var + eps) in fp32.
+      const float var = static_cast<float>(sq / static_cast<double>(d));
+      const float rs = 1.0f / std::sqrt(var + eps);
+      if (w != nullptr) {
+        for (int64_t i = 0; i < d; ++i) yr[i] = round_as<RO>(round_as<RN>(xr[i] * rs) * w[i]);
+      } else {
+        for (int64_t i = 0; i < d; ++i) yr[i] = round_as<RO>(round_as<RN>(xr[i] * rs));
+      }
+    }
+  });
+}
+
+template <DType RN>
+void rms_dispatch_output(DType ro, const Tensor& x, const Rows& in_rows, float* out,
+                         bool out_contiguous, const Rows* out_rows, const float* w, float eps) {
+  switch (ro) {
+    case DType::BF16: return rms_rows<RN, DType::BF16>(x, in_rows, out, out_contiguous, out_rows, w, eps);
+    case DType::F16: return rms_rows<RN, DType::F16>(x, in_rows, out, out_contiguous, out_rows, w, eps);
+    default: return rms_rows<RN, DType::F32>(x, in_rows, out, out_contiguous, out_rows, w, eps);
+  }
+}
+
+void rms_norm_into(const Tensor& x, const Tensor* weight, const RmsNormOptions& o, float* out,
+                   bool out_contiguous, const Rows* out_rows, const char* op) {
+  check_f32(x, op, "x");
+  const Rows in_rows(x, op, "x");
+  const float eps = o.eps.value_or(FLT_EPSILON);
+  check_eps(eps, op);
+  const DType in_t = o.reference_input_dtype;
+  DIFFUSE_CHECK(in_t == DType::F32 || is_half(in_t), op, ": reference_input_dtype must be F32, BF16 or F16");
+  Tensor wh;
+  const float* w = optional_vector(weight, in_rows.width(), op, "weight", wh);
+  const DType w_t = o.reference_weight_dtype.value_or(weight != nullptr ? weight->dtype() : DType::F32);
+  DIFFUSE_CHECK(w_t == DType::F32 || is_half(w_t), op, ": reference_weight_dtype must be F32, BF16 or F16");
+  const RmsCasts casts = rms_casts(o.flavor, in_t, w_t, w != nullptr);
+  switch (casts.normalized) {
+    case DType::BF16:
+      return rms_dispatch_output<DType::BF16>(casts.output, x, in_rows, out, out_contiguous, out_rows, w, eps);
+    case DType::F16:
+      return rms_dispatch_output<DType::F16>(casts.output, x, in_rows, out, out_contiguous, out_rows, w, eps);
+    default:
+      return rms_dispatch_output<DType::F32>(casts.output, x, in_rows, out, out_contiguous, out_rows, w, eps);
+  }
+}
+
+}  // namespace
+
+Tensor rms_norm(const Tensor& x, const Tensor* weight, const RmsNormOptions& options) {
+  check_f32(x, "rms_norm", "x");
+  Tensor out = Tensor::empty(x.shape(), DType::F32);
+  rms_norm_into(x, weight, options, out.data_mut<float>(), true, nullptr, "rms_norm");
+  return out;
+}
+
+void rms_norm_inplace(Tensor& x, const Tensor* weight, const RmsNormOptions& options) {
+  const char* op = "rms_norm_inplace";
+  check_f32(x, op, "x");
+  check_writable(x, op, "x");
+  const Rows rows(x, op, "x");
+  // Each row is read completely (sum of squares) before it is written, so aliasing is safe.
+  float* base = x.data_mut<float>();
+  rms_norm_into(x, weight, options, base, false, &rows, op);
+}
+
+}  // namespace diffuse::ops
