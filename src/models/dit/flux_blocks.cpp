@@ -1,0 +1,216 @@
+#include "models/dit/flux_blocks.h"
+
+#include "ops/activation.h"
+#include "ops/attention.h"
+#include "ops/norm.h"
+#include "ops/shape.h"
+
+namespace diffuse::models {
+
+namespace {
+
+constexpr float kNormEps = 1e-6f;  // adaLN LayerNorms and QK RMSNorms of every FLUX block
+
+// out = epilogue(layer(x)) for x [B, S, K] and out [B, S, N]. The text and image rows of a joint
+// [B, L, D] buffer are batch-strided views; oneDNN wants one dense block per call, so such views are
+// handled one batch item at a time (each item's rows are dense) rather than through a scratch copy.
+void project_into(const LinearLayer& layer, const Tensor& x, Tensor out, const ops::Epilogue& e = {}) {
+  const bool batched = out.ndim() == 3 && x.ndim() == 3 && out.dim(0) > 1;
+  const bool split = batched && (!out.is_contiguous() || !x.is_contiguous()) &&
+                     out.select(0, 0).is_contiguous() && x.select(0, 0).is_contiguous();
+  if (!split) {
+    layer.forward_into(x, out, e);
+    return;
+  }
+  const bool residual_is_out = e.residual.defined() && e.residual.raw() == out.raw() &&
+                               e.residual.strides() == out.strides();
+  for (int64_t b = 0; b < out.dim(0); ++b) {
+    Tensor ob = out.select(0, b);
+    ops::Epilogue eb;
+    eb.activation = e.activation;
+    if (e.gate.defined()) eb.gate = e.gate.dim(0) == 1 ? e.gate : e.gate.select(0, b);
+    if (e.residual.defined()) eb.residual = residual_is_out ? ob : e.residual.select(0, b);
+    layer.forward_into(x.select(0, b), ob, eb);
+  }
+}
+
+// RoPE on q and k, then softmax(q k^T / sqrt(Dh) [+ mask]) v over the joint sequence.
+// q4, k4, v4: [B, L, H, Dh] views of the projection buffers. Returns [B, L, H * Dh] f32.
+Tensor joint_attention(Tensor& q4, Tensor& k4, const Tensor& v4, const JointAttentionContext& ctx) {
+  ops::rope_interleaved_inplace(q4, ctx.rope.cos, ctx.rope.sin);
+  ops::rope_interleaved_inplace(k4, ctx.rope.cos, ctx.rope.sin);
+  ops::AttentionOptions o;
+  o.key_mask = ctx.key_mask;
+  o.additive = ctx.additive_mask;
+  o.precision = ctx.precision == Precision::BF16 ? ops::AttentionPrecision::BF16 : ops::AttentionPrecision::F32;
+  const std::vector<int> heads_first{0, 2, 1, 3};
+  Tensor out = ops::attention(q4.permute(heads_first), k4.permute(heads_first), v4.permute(heads_first), o);
+  return out.reshape({q4.dim(0), q4.dim(1), q4.dim(2) * q4.dim(3)});
+}
+
+// x += gate * ff_out(gelu_tanh(ff_in(LN(x) * (1 + scale) + shift))): the FeedForward half of a
+// double-stream block for one stream.
+void feed_forward(const LinearLayer& ff_in, const LinearLayer& ff_out, Tensor& x, const Tensor& shift,
+                  const Tensor& scale, const Tensor& gate, Precision precision) {
+  const Tensor n = gemm_input(ops::layer_norm_modulate(x, &shift, &scale, kNormEps), precision);
+  const Tensor hidden = gemm_input(ff_in.forward(n, {.activation = ops::Activation::GeluTanh}), precision);
+  ff_out.forward_into(hidden, x, {.gate = gate, .residual = x});
+}
+
+void check_stream(const Tensor& t, const char* what, int64_t dim) {
+  DIFFUSE_CHECK(t.ndim() == 3 && t.dim(2) == dim && t.dtype() == DType::F32 && t.is_contiguous(),
+                "FLUX block: ", what, " must be a contiguous f32 [B, S, ", dim, "] tensor, got ",
+                shape_str(t.shape()), " ", dtype_name(t.dtype()));
+}
+
+}  // namespace
+
+AdaLnZeroModulation AdaLnZeroModulation::from_rows(const Tensor& rows) {
+  DIFFUSE_CHECK(rows.ndim() == 3 && rows.dim(1) == 6, "adaLN-Zero modulation must be [B, 6, D], got ",
+                shape_str(rows.shape()));
+  return {rows.select(1, 0), rows.select(1, 1), rows.select(1, 2),
+          rows.select(1, 3), rows.select(1, 4), rows.select(1, 5)};
+}
+
+AdaLnZeroSingleModulation AdaLnZeroSingleModulation::from_rows(const Tensor& rows) {
+  DIFFUSE_CHECK(rows.ndim() == 3 && rows.dim(1) == 3,
+                "single-block adaLN-Zero modulation must be [B, 3, D], got ", shape_str(rows.shape()));
+  return {rows.select(1, 0), rows.select(1, 1), rows.select(1, 2)};
+}
+
+ops::RopeTables flux_rope_tables(const Tensor& txt_ids, const Tensor& img_ids,
+                                 const std::vector<int64_t>& axes_dims) {
+  const int64_t axes = static_cast<int64_t>(axes_dims.size());
+  DIFFUSE_CHECK(txt_ids.ndim() == 2 && txt_ids.dim(1) == axes && img_ids.ndim() == 2 && img_ids.dim(1) == axes,
+                "FLUX position ids must be [T, ", axes, "] and [N, ", axes, "], got txt_ids ",
+                shape_str(txt_ids.shape()), " and img_ids ", shape_str(img_ids.shape()));
+  // FluxPosEmbed reads ids as float32 (ids.float()) whatever their stored dtype.
+  const Tensor ids = ops::concat({txt_ids.to(DType::F32), img_ids.to(DType::F32)}, 0);
+  return ops::rope_tables_multi_axis(ids, axes_dims, 10000.0);
+}
+
+Tensor gemm_input(const Tensor& x, Precision precision) {
+  if (precision == Precision::F32 || x.dtype() == DType::BF16) return x;
+  return x.to(DType::BF16);
+}
+
+QkNorm::QkNorm(io::WeightBinder& binder, const std::string& name, int64_t head_dim)
+    : weight_(f32_param(binder.take(name + ".weight", {head_dim}))) {}
+
+void QkNorm::apply(Tensor& heads) const {
+  ops::RmsNormOptions o;
+  o.flavor = ops::RmsNormFlavor::Torch;
+  o.eps = kNormEps;
+  ops::rms_norm_inplace(heads, &weight_, o);
+}
+
+FluxDoubleBlock::FluxDoubleBlock(io::WeightBinder& b, const FluxBlockDims& d, bool adaln_linears,
+                                 const ModelOptions& o)
+    : dims_(d), precision_(o.precision) {
+  const int64_t dim = d.dim;
+  if (adaln_linears) {
+    norm1_linear_.emplace(b, "norm1.linear", dim, 6 * dim, true, o);
+    norm1_context_linear_.emplace(b, "norm1_context.linear", dim, 6 * dim, true, o);
+  }
+  to_q_ = LinearLayer(b, "attn.to_q", dim, dim, true, o);
+  to_k_ = LinearLayer(b, "attn.to_k", dim, dim, true, o);
+  to_v_ = LinearLayer(b, "attn.to_v", dim, dim, true, o);
+  norm_q_ = QkNorm(b, "attn.norm_q", d.head_dim);
+  norm_k_ = QkNorm(b, "attn.norm_k", d.head_dim);
+  add_q_proj_ = LinearLayer(b, "attn.add_q_proj", dim, dim, true, o);
+  add_k_proj_ = LinearLayer(b, "attn.add_k_proj", dim, dim, true, o);
+  add_v_proj_ = LinearLayer(b, "attn.add_v_proj", dim, dim, true, o);
+  norm_added_q_ = QkNorm(b, "attn.norm_added_q", d.head_dim);
+  norm_added_k_ = QkNorm(b, "attn.norm_added_k", d.head_dim);
+  to_out_ = LinearLayer(b, "attn.to_out.0", dim, dim, true, o);
+  to_add_out_ = LinearLayer(b, "attn.to_add_out", dim, dim, true, o);
+  ff_in_ = LinearLayer(b, "ff.net.0.proj", dim, d.mlp_hidden, true, o);
+  ff_out_ = LinearLayer(b, "ff.net.2", d.mlp_hidden, dim, true, o);
+  ff_context_in_ = LinearLayer(b, "ff_context.net.0.proj", dim, d.mlp_hidden, true, o);
+  ff_context_out_ = LinearLayer(b, "ff_context.net.2", d.mlp_hidden, dim, true, o);
+}
+
+Tensor FluxDoubleBlock::image_modulation(const Tensor& silu_temb) const {
+  DIFFUSE_CHECK(norm1_linear_, "FLUX double block: built without adaLN linears");
+  return norm1_linear_->forward(silu_temb).reshape({silu_temb.dim(0), 6, dims_.dim});
+}
+
+Tensor FluxDoubleBlock::text_modulation(const Tensor& silu_temb) const {
+  DIFFUSE_CHECK(norm1_context_linear_, "FLUX double block: built without adaLN linears");
+  return norm1_context_linear_->forward(silu_temb).reshape({silu_temb.dim(0), 6, dims_.dim});
+}
+
+void FluxDoubleBlock::forward(Tensor& ctx, Tensor& x, const AdaLnZeroModulation& img,
+                              const AdaLnZeroModulation& txt, const JointAttentionContext& attn) const {
+  check_stream(ctx, "encoder_hidden_states", dims_.dim);
+  check_stream(x, "hidden_states", dims_.dim);
+  DIFFUSE_CHECK(ctx.dim(0) == x.dim(0), "FLUX double block: batch ", ctx.dim(0), " (text) vs ", x.dim(0),
+                " (image)");
+  const int64_t batch = x.dim(0), txt_len = ctx.dim(1), len = txt_len + x.dim(1);
+
+  // Joint q / k / v buffers, text rows first; each projection writes its rows in place.
+  const Tensor nx = gemm_input(ops::layer_norm_modulate(x, &img.shift_msa, &img.scale_msa, kNormEps), precision_);
+  const Tensor nc = gemm_input(ops::layer_norm_modulate(ctx, &txt.shift_msa, &txt.scale_msa, kNormEps), precision_);
+  const Shape joint{batch, len, dims_.dim};
+  Tensor q = Tensor::empty(joint, DType::F32), k = Tensor::empty(joint, DType::F32),
+         v = Tensor::empty(joint, DType::F32);
+  project_into(add_q_proj_, nc, q.slice(1, 0, txt_len));
+  project_into(add_k_proj_, nc, k.slice(1, 0, txt_len));
+  project_into(add_v_proj_, nc, v.slice(1, 0, txt_len));
+  project_into(to_q_, nx, q.slice(1, txt_len, len));
+  project_into(to_k_, nx, k.slice(1, txt_len, len));
+  project_into(to_v_, nx, v.slice(1, txt_len, len));
+
+  const Shape heads{batch, len, dims_.heads, dims_.head_dim};
+  Tensor q4 = q.reshape(heads), k4 = k.reshape(heads);
+  const Tensor v4 = v.reshape(heads);
+  Tensor q_txt = q4.slice(1, 0, txt_len), k_txt = k4.slice(1, 0, txt_len);
+  Tensor q_img = q4.slice(1, txt_len, len), k_img = k4.slice(1, txt_len, len);
+  norm_added_q_.apply(q_txt);
+  norm_added_k_.apply(k_txt);
+  norm_q_.apply(q_img);
+  norm_k_.apply(k_img);
+  const Tensor a = gemm_input(joint_attention(q4, k4, v4, attn), precision_);
+
+  project_into(to_out_, a.slice(1, txt_len, len), x, {.gate = img.gate_msa, .residual = x});
+  project_into(to_add_out_, a.slice(1, 0, txt_len), ctx, {.gate = txt.gate_msa, .residual = ctx});
+  feed_forward(ff_in_, ff_out_, x, img.shift_mlp, img.scale_mlp, img.gate_mlp, precision_);
+  feed_forward(ff_context_in_, ff_context_out_, ctx, txt.shift_mlp, txt.scale_mlp, txt.gate_mlp, precision_);
+}
+
+FluxSingleBlock::FluxSingleBlock(io::WeightBinder& b, const FluxBlockDims& d, bool adaln_linear,
+                                 const ModelOptions& o)
+    : dims_(d), precision_(o.precision) {
+  const int64_t dim = d.dim;
+  if (adaln_linear) norm_linear_.emplace(b, "norm.linear", dim, 3 * dim, true, o);
+  proj_mlp_ = LinearLayer(b, "proj_mlp", dim, d.mlp_hidden, true, o);
+  proj_out_ = LinearLayer(b, "proj_out", dim + d.mlp_hidden, dim, true, o);
+  to_q_ = LinearLayer(b, "attn.to_q", dim, dim, true, o);
+  to_k_ = LinearLayer(b, "attn.to_k", dim, dim, true, o);
+  to_v_ = LinearLayer(b, "attn.to_v", dim, dim, true, o);
+  norm_q_ = QkNorm(b, "attn.norm_q", d.head_dim);
+  norm_k_ = QkNorm(b, "attn.norm_k", d.head_dim);
+}
+
+Tensor FluxSingleBlock::modulation(const Tensor& silu_temb) const {
+  DIFFUSE_CHECK(norm_linear_, "FLUX single block: built without an adaLN linear");
+  return norm_linear_->forward(silu_temb).reshape({silu_temb.dim(0), 3, dims_.dim});
+}
+
+void FluxSingleBlock::forward(Tensor& h, const AdaLnZeroSingleModulation& mod,
+                              const JointAttentionContext& attn) const {
+  check_stream(h, "joint hidden_states", dims_.dim);
+  const Tensor n = gemm_input(ops::layer_norm_modulate(h, &mod.shift, &mod.scale, kNormEps), precision_);
+  const Shape heads{h.dim(0), h.dim(1), dims_.heads, dims_.head_dim};
+  Tensor q4 = to_q_.forward(n).reshape(heads), k4 = to_k_.forward(n).reshape(heads);
+  const Tensor v4 = to_v_.forward(n).reshape(heads);
+  norm_q_.apply(q4);
+  norm_k_.apply(k4);
+  const Tensor a = joint_attention(q4, k4, v4, attn);
+  const Tensor mlp = proj_mlp_.forward(n, {.activation = ops::Activation::GeluTanh});
+  // proj_out consumes cat(attention, mlp) along channels in one GEMM.
+  const Tensor both = gemm_input(ops::concat({a, mlp}, 2), precision_);
+  proj_out_.forward_into(both, h, {.gate = mod.gate, .residual = h});
+}
+
+}  // namespace diffuse::models
