@@ -11,6 +11,8 @@ const std::map<std::string, CaseFn>& registry() {
   static const std::map<std::string, CaseFn> table = {
       {"scheduler", run_scheduler_case},
       {"rng", run_rng_case},
+      {"FluxTransformer2DModel", run_flux_transformer_case},
+      {"ChromaTransformer2DModel", run_chroma_transformer_case},
       {"AutoencoderKL", run_autoencoder_kl_case},
   };
   return table;
