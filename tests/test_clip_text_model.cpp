@@ -405,8 +405,10 @@ TEST(CLIPTextModel, MissingOrMisshapenWeightsAreReportedByName) {
 
 // ---- forward vs the naive reference -------------------------------------------------------
 
+// `pooled`: each row's end-of-text position, worked out by the caller.
 void expect_matches_reference(const CLIPTextModelConfig& cfg, const std::vector<std::vector<int64_t>>& ids,
-                              const std::vector<std::vector<int>>& mask, uint32_t seed) {
+                              const std::vector<std::vector<int>>& mask, const std::vector<int64_t>& pooled,
+                              uint32_t seed) {
   const auto weights = random_weights(cfg, seed, DType::F32);
   const NaiveClip ref(cfg, weights);
   const Reference want = ref.forward(ids, mask);
@@ -427,7 +429,7 @@ void expect_matches_reference(const CLIPTextModelConfig& cfg, const std::vector<
   const auto d = compare(out.last_hidden_state, want_last);
   EXPECT_LE(d.max_abs, 1e-5) << "max ref " << d.max_ref;
   EXPECT_GE(d.cosine, 0.999999);
-  const auto p = compare(out.pooled_output, gather_rows(want_last, CLIPTextModel::pooled_positions(input, cfg.eos_token_id)));
+  const auto p = compare(out.pooled_output, gather_rows(want_last, pooled));
   EXPECT_LE(p.max_abs, 1e-5);
 }
 
@@ -436,12 +438,20 @@ TEST(CLIPTextModel, F32MatchesNaiveReference) {
   auto ids = random_ids(2, 16, 49, 11);  // full 16 positions; ids below the eos id 49
   ids[0][9] = 49;
   ids[1][15] = 49;
-  expect_matches_reference(cfg, ids, {}, 100);
+  expect_matches_reference(cfg, ids, {}, {9, 15}, 100);
 }
 
 TEST(CLIPTextModel, F32MatchesNaiveReferenceShortSequenceGeluAndThreeRows) {
   const auto cfg = tiny_config(2, "gelu");
-  expect_matches_reference(cfg, random_ids(3, 7, 50, 12), {}, 200);
+  auto ids = random_ids(3, 7, 50, 12);
+  // Legacy eos id 2: the row's largest id, placed here above the random ones (< 45).
+  for (auto& row : ids)
+    for (auto& id : row) id %= 45;
+  ids[0][6] = 49;
+  ids[1][2] = 47;
+  ids[1][5] = 47;  // a later equal maximum does not win
+  ids[2][0] = 46;
+  expect_matches_reference(cfg, ids, {}, {6, 2, 0}, 200);
 }
 
 TEST(CLIPTextModel, F32PaddingMaskMatchesNaiveReference) {
@@ -451,7 +461,7 @@ TEST(CLIPTextModel, F32PaddingMaskMatchesNaiveReference) {
   ids[1][11] = 49;
   // Right padding as a tokenizer would mask it; pad query rows still attend to the real keys.
   std::vector<std::vector<int>> mask = {{1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0}, {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1}};
-  expect_matches_reference(cfg, ids, mask, 300);
+  expect_matches_reference(cfg, ids, mask, {5, 11}, 300);
 }
 
 TEST(CLIPTextModel, Bf16MatchesNaiveReference) {
