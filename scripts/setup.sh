@@ -9,7 +9,8 @@ PACKAGES=(
   libdnnl-dev          # oneDNN: matmul and convolution kernels
   nlohmann-json3-dev   # JSON: configs, safetensors headers
   libpng-dev           # PNG output
-  libpcre2-dev libutf8proc-dev  # tokenizers: regex pre-tokenization, Unicode normalization
+  libpcre2-dev libutf8proc-dev  # BPE tokenizers: regex pre-tokenization, Unicode normalization
+  libsentencepiece-dev # T5 tokenizer (SentencePiece unigram)
   libgtest-dev libgmock-dev  # unit tests
 )
 
