@@ -73,6 +73,13 @@ TEST(LayerNorm, LargeMeanKeepsPrecision) {
   const Tensor x = Tensor::from_f32({4, 300}, v);
   const auto d = compare(ops::layer_norm(x, nullptr, nullptr, 1e-6f), ops::ref::layer_norm(x, nullptr, nullptr, 1e-6f));
   EXPECT_LT(d.max_abs, 2e-6);
+  // A row whose first element is a huge outlier, and a constant row (zero variance).
+  std::vector<float> w = random_tensor({2, 300}, 5).to_f32_vector();
+  w[0] = 2.0e7f;
+  for (int i = 300; i < 600; ++i) w[i] = -7.25e5f;
+  const Tensor y = Tensor::from_f32({2, 300}, w);
+  const auto e = compare(ops::layer_norm(y, nullptr, nullptr, 1e-6f), ops::ref::layer_norm(y, nullptr, nullptr, 1e-6f));
+  EXPECT_LT(e.max_abs, 2e-6);
 }
 
 TEST(LayerNorm, RejectsBadArguments) {

@@ -4,6 +4,7 @@
 
 #include "ops/broadcast_loop.h"
 #include "ops/tensor_args.h"
+#include "ops/vec_math.h"
 
 namespace diffuse::ops {
 namespace {
@@ -38,7 +39,7 @@ void inner2(const std::array<float*, kMaxBroadcastOperands>& p,
 }
 
 template <int SA, int SB, int SC, typename F>
-void loop3(float* o, const float* a, const float* b, const float* c, int64_t n, F f) {
+DIFFUSE_NO_FP_CONTRACT void loop3(float* o, const float* a, const float* b, const float* c, int64_t n, F f) {
 #pragma omp simd
   for (int64_t i = 0; i < n; ++i) o[i] = f(a[i * SA], b[i * SB], c[i * SC]);
 }
@@ -53,6 +54,12 @@ void inner3_a(float* o, const float* a, const float* b, const float* c, int64_t 
 }
 
 template <typename F>
+DIFFUSE_NO_FP_CONTRACT void strided3(const std::array<float*, kMaxBroadcastOperands>& p,
+                                     const std::array<int64_t, kMaxBroadcastOperands>& s, int64_t n, F f) {
+  for (int64_t i = 0; i < n; ++i) p[0][i * s[0]] = f(p[1][i * s[1]], p[2][i * s[2]], p[3][i * s[3]]);
+}
+
+template <typename F>
 void inner3(const std::array<float*, kMaxBroadcastOperands>& p,
             const std::array<int64_t, kMaxBroadcastOperands>& s, int64_t n, F f) {
   auto unit_or_zero = [](int64_t v) { return v == 0 || v == 1; };
@@ -60,7 +67,7 @@ void inner3(const std::array<float*, kMaxBroadcastOperands>& p,
     if (s[1] == 1) return inner3_a<1>(p[0], p[1], p[2], p[3], s[2], s[3], n, f);
     return inner3_a<0>(p[0], p[1], p[2], p[3], s[2], s[3], n, f);
   }
-  for (int64_t i = 0; i < n; ++i) p[0][i * s[0]] = f(p[1][i * s[1]], p[2][i * s[2]], p[3][i * s[3]]);
+  strided3(p, s, n, f);
 }
 
 // F32 view of an operand (other float types converted once).

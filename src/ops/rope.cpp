@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "ops/tensor_args.h"
+#include "ops/vec_math.h"
 #include "runtime/parallel.h"
 
 namespace diffuse::ops {
@@ -61,6 +62,29 @@ void for_each_head_row(Tensor& x, const char* op, Fn fn) {
       fn(base + rows.offset(r), bs / tokens, bs % tokens);
     }
   });
+}
+
+// The reference multiplies and adds as separate rounded operations: no FMA contraction.
+DIFFUSE_VECTOR_CLONES void rotate_pairs(float* row, const float* c, const float* sn, int64_t d) {
+#pragma omp simd
+  for (int64_t i = 0; i < d; i += 2) {
+    // x0*c - x1*s written as x0*c + (-x1)*s (the same bits): with a sub/add pair the
+    // vectorizer forms vfmaddsub despite fp-contract=off.
+    const float x0 = row[i], x1 = row[i + 1];
+    row[i] = x0 * c[i] + (-x1) * sn[i];
+    row[i + 1] = x1 * c[i + 1] + x0 * sn[i + 1];
+  }
+}
+
+DIFFUSE_VECTOR_CLONES void rotate_halves(float* row, const float* c, const float* sn, int64_t half) {
+  float* lo = row;
+  float* hi = row + half;
+#pragma omp simd
+  for (int64_t i = 0; i < half; ++i) {
+    const float x0 = lo[i], x1 = hi[i];
+    lo[i] = x0 * c[i] - x1 * sn[i];
+    hi[i] = x1 * c[i + half] + x0 * sn[i + half];
+  }
 }
 
 void check_x(const Tensor& x, const char* op) {
@@ -162,14 +186,7 @@ void rope_interleaved_inplace(Tensor& x, const Tensor& cos, const Tensor& sin) {
   DIFFUSE_CHECK(t.width == d && d % 2 == 0, op, ": tables have width ", t.width, " for head dim ", d,
                 " (must be equal and even)");
   for_each_head_row(x, op, [&](float* row, int64_t b, int64_t s) {
-    const float* c = t.cos_row(b, s);
-    const float* sn = t.sin_row(b, s);
-#pragma omp simd
-    for (int64_t i = 0; i < d; i += 2) {
-      const float x0 = row[i], x1 = row[i + 1];
-      row[i] = x0 * c[i] - x1 * sn[i];
-      row[i + 1] = x1 * c[i + 1] + x0 * sn[i + 1];
-    }
+    rotate_pairs(row, t.cos_row(b, s), t.sin_row(b, s), d);
   });
 }
 
@@ -181,16 +198,7 @@ void rope_rotate_half_inplace(Tensor& x, const Tensor& cos, const Tensor& sin) {
   DIFFUSE_CHECK(rot % 2 == 0 && rot <= d, op, ": tables have width ", rot, " for head dim ", d,
                 " (must be even and at most the head dim)");
   for_each_head_row(x, op, [&](float* row, int64_t b, int64_t s) {
-    const float* c = t.cos_row(b, s);
-    const float* sn = t.sin_row(b, s);
-    float* lo = row;
-    float* hi = row + half;
-#pragma omp simd
-    for (int64_t i = 0; i < half; ++i) {
-      const float x0 = lo[i], x1 = hi[i];
-      lo[i] = x0 * c[i] - x1 * sn[i];
-      hi[i] = x1 * c[i + half] + x0 * sn[i + half];
-    }
+    rotate_halves(row, t.cos_row(b, s), t.sin_row(b, s), half);
   });
 }
 

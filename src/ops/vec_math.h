@@ -10,10 +10,21 @@
 
 // Hot loops are compiled for several x86 ISAs and picked at load time (GNU ifunc), so a
 // portable build still uses AVX2 / AVX-512 where the CPU has them. Sanitizer builds keep a
-// single version (ifunc resolvers run before the sanitizer runtime is ready).
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
-#define DIFFUSE_VECTOR_CLONES __attribute__((target_clones("default", "avx2", "arch=x86-64-v4")))
+// single version (ifunc resolvers run before the sanitizer runtime is ready). Contraction of
+// a*b+c into FMA is switched off in these functions: every clone then rounds exactly like the
+// portable version (and like the reference's separate multiply and add).
+// DIFFUSE_NO_FP_CONTRACT alone is for kernels that must round like the reference under any
+// -march (templates cannot be cloned).
+#if defined(__GNUC__) && !defined(__clang__)
+#define DIFFUSE_NO_FP_CONTRACT __attribute__((optimize("fp-contract=off")))
+#if defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__)
+#define DIFFUSE_VECTOR_CLONES \
+  __attribute__((target_clones("default", "avx2", "arch=x86-64-v4"), optimize("fp-contract=off")))
 #else
+#define DIFFUSE_VECTOR_CLONES DIFFUSE_NO_FP_CONTRACT
+#endif
+#else
+#define DIFFUSE_NO_FP_CONTRACT
 #define DIFFUSE_VECTOR_CLONES
 #endif
 
