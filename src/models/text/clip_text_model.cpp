@@ -11,11 +11,29 @@ namespace diffuse::models {
 
 namespace {
 
-void check_input_ids(const Tensor& ids) {
+// input_ids [B, L] (I64 or I32, any strides) as row-major int64.
+std::vector<int64_t> read_ids(const Tensor& ids) {
   DIFFUSE_CHECK(ids.ndim() == 2 && (ids.dtype() == DType::I64 || ids.dtype() == DType::I32),
                 "CLIP text model: input_ids must be [B, L] I64 or I32, got ", shape_str(ids.shape()), " ",
                 dtype_name(ids.dtype()));
   DIFFUSE_CHECK(ids.dim(0) > 0 && ids.dim(1) > 0, "CLIP text model: empty input_ids ", shape_str(ids.shape()));
+  const Tensor c = ids.to(DType::I64);
+  const int64_t* p = c.data<int64_t>();
+  return std::vector<int64_t>(p, p + c.numel());
+}
+
+// transformers' pooling index per row of ids [batch, len] (see pooled_positions in the header).
+std::vector<int64_t> eos_positions(const std::vector<int64_t>& ids, int64_t batch, int64_t len, int64_t eos_token_id) {
+  std::vector<int64_t> pos(static_cast<size_t>(batch), 0);
+  for (int64_t b = 0; b < batch; ++b) {
+    const int64_t* row = ids.data() + b * len;
+    // Legacy configs: the end-of-text token is the largest id; std::max_element keeps the
+    // first maximum, as torch.argmax does.
+    pos[static_cast<size_t>(b)] = eos_token_id == 2 ? std::max_element(row, row + len) - row
+                                                    : std::find(row, row + len, eos_token_id) - row;
+    if (pos[static_cast<size_t>(b)] == len) pos[static_cast<size_t>(b)] = 0;  // no eos: argmax of all-zero
+  }
+  return pos;
 }
 
 // The padding mask as U8 [B, L], or an undefined tensor when every token is real (no mask
@@ -88,17 +106,17 @@ CLIPTextModel::CLIPTextModel(const CLIPTextModelConfig& config, io::WeightBinder
                 l.k_proj.loaded() && l.v_proj.loaded() && l.out_proj.loaded() && l.fc1.loaded() && l.fc2.loaded();
 }
 
-Tensor CLIPTextModel::embed(const Tensor& ids) const {
-  const int64_t batch = ids.dim(0), len = ids.dim(1), d = config_.hidden_size;
+Tensor CLIPTextModel::embed(const std::vector<int64_t>& ids, int64_t batch, int64_t len) const {
+  const int64_t d = config_.hidden_size;
   Tensor h = Tensor::empty({batch, len, d}, DType::F32);
   const float* pos = position_embedding_.data<float>();
   for (int64_t b = 0; b < batch; ++b)
     for (int64_t j = 0; j < len; ++j) {
-      const double id = ids.item({b, j});
-      DIFFUSE_CHECK(id >= 0 && id < static_cast<double>(config_.vocab_size), "CLIP text model: input_ids[", b, ", ",
-                    j, "] = ", static_cast<int64_t>(id), " is outside the vocabulary [0, ", config_.vocab_size, ")");
+      const int64_t id = ids[static_cast<size_t>(b * len + j)];
+      DIFFUSE_CHECK(id >= 0 && id < config_.vocab_size, "CLIP text model: input_ids[", b, ", ", j, "] = ", id,
+                    " is outside the vocabulary [0, ", config_.vocab_size, ")");
       Tensor row = h.select(0, b).select(0, j);
-      row.copy_from(token_embedding_.select(0, static_cast<int64_t>(id)));
+      row.copy_from(token_embedding_.select(0, id));
       float* r = row.data_mut<float>();
       for (int64_t k = 0; k < d; ++k) r[k] += pos[j * d + k];
     }
@@ -123,40 +141,20 @@ Tensor CLIPTextModel::self_attention(const Layer& l, const Tensor& x, const Tens
   return ops::attention(heads(q), heads(k), heads(v), ao).reshape({batch, len, config_.hidden_size});
 }
 
-std::vector<int64_t> CLIPTextModel::pooled_positions(const Tensor& ids, int64_t eos_token_id) {
-  check_input_ids(ids);
-  const int64_t batch = ids.dim(0), len = ids.dim(1);
-  std::vector<int64_t> pos(static_cast<size_t>(batch), 0);
-  for (int64_t b = 0; b < batch; ++b) {
-    if (eos_token_id == 2) {
-      // Legacy configs: the end-of-text token is the largest id; the first maximum wins, as
-      // in torch.argmax.
-      double best = ids.item({b, 0});
-      for (int64_t j = 1; j < len; ++j) {
-        const double v = ids.item({b, j});
-        if (v > best) best = v, pos[static_cast<size_t>(b)] = j;
-      }
-    } else {
-      for (int64_t j = 0; j < len; ++j)
-        if (ids.item({b, j}) == static_cast<double>(eos_token_id)) {
-          pos[static_cast<size_t>(b)] = j;
-          break;
-        }
-    }
-  }
-  return pos;
+std::vector<int64_t> CLIPTextModel::pooled_positions(const Tensor& input_ids, int64_t eos_token_id) {
+  return eos_positions(read_ids(input_ids), input_ids.dim(0), input_ids.dim(1), eos_token_id);
 }
 
 CLIPTextModel::Output CLIPTextModel::run(const Tensor& ids, const Tensor* attention_mask, const Trace* trace) const {
   DIFFUSE_CHECK(complete_, "CLIP text model: weights are missing (see the weight binder's report)");
-  check_input_ids(ids);
+  const std::vector<int64_t> id_values = read_ids(ids);
   const int64_t batch = ids.dim(0), len = ids.dim(1);
   DIFFUSE_CHECK(len <= config_.max_position_embeddings, "CLIP text model: sequence length ", len,
                 " exceeds max_position_embeddings ", config_.max_position_embeddings);
   const Tensor key_mask = attention_mask ? key_mask_from(*attention_mask, batch, len) : Tensor();
   const Tensor causal = causal_mask(len);
 
-  Tensor h = embed(ids);
+  Tensor h = embed(id_values, batch, len);
   models::trace(trace, "text_model.embeddings", h);
   for (size_t i = 0; i < layers_.size(); ++i) {
     const Layer& l = layers_[i];
@@ -184,7 +182,7 @@ CLIPTextModel::Output CLIPTextModel::run(const Tensor& ids, const Tensor* attent
   Output out;
   out.last_hidden_state = layer_norm(h, final_layer_norm_weight_, final_layer_norm_bias_);
   models::trace(trace, "text_model.final_layer_norm", out.last_hidden_state);
-  const std::vector<int64_t> pos = pooled_positions(ids, config_.eos_token_id);
+  const std::vector<int64_t> pos = eos_positions(id_values, batch, len, config_.eos_token_id);
   out.pooled_output = Tensor::empty({batch, config_.hidden_size}, DType::F32);
   for (int64_t b = 0; b < batch; ++b)
     out.pooled_output.select(0, b).copy_from(out.last_hidden_state.select(0, b).select(0, pos[static_cast<size_t>(b)]));
