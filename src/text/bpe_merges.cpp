@@ -44,24 +44,24 @@ BpeModel BpeModel::build(std::vector<std::pair<std::string, int32_t>> vocab,
   m.token_to_id_.reserve(vocab.size());
   int64_t max_id = -1;
   for (auto& [token, id] : vocab) {
-    DIFFUSE_CHECK(id >= 0, context, ": model.vocab['", io::printable(token), "'] has negative id ", id);
+    DIFFUSE_CHECK(id >= 0, context, ": vocab['", io::printable(token), "'] has negative id ", id);
     max_id = std::max<int64_t>(max_id, id);
-    DIFFUSE_CHECK(max_id < static_cast<int64_t>(vocab.size()) + kMaxIdSlack, context, ": model.vocab['",
+    DIFFUSE_CHECK(max_id < static_cast<int64_t>(vocab.size()) + kMaxIdSlack, context, ": vocab['",
                   io::printable(token), "'] has id ", id, ", far beyond the ", vocab.size(), " entries");
     const auto [it, inserted] = m.token_to_id_.emplace(std::move(token), id);
-    DIFFUSE_CHECK(inserted, context, ": model.vocab lists token '", io::printable(it->first), "' twice");
+    DIFFUSE_CHECK(inserted, context, ": vocab lists token '", io::printable(it->first), "' twice");
   }
   m.id_to_token_.assign(static_cast<size_t>(max_id + 1), nullptr);
   for (const auto& [token, id] : m.token_to_id_) {
     const std::string*& slot = m.id_to_token_[static_cast<size_t>(id)];
-    DIFFUSE_CHECK(slot == nullptr, context, ": model.vocab gives id ", id, " to both '", io::printable(*slot),
+    DIFFUSE_CHECK(slot == nullptr, context, ": vocab gives id ", id, " to both '", io::printable(*slot),
                   "' and '", io::printable(token), "'");
     slot = &token;
   }
 
   if (m.options_.unk_token) {
     const auto unk = m.token_to_id(*m.options_.unk_token);
-    DIFFUSE_CHECK(unk.has_value(), context, ": model.unk_token '", io::printable(*m.options_.unk_token),
+    DIFFUSE_CHECK(unk.has_value(), context, ": unk_token '", io::printable(*m.options_.unk_token),
                   "' is not in the vocabulary");
     m.unk_id_ = unk;
   }
@@ -72,13 +72,13 @@ BpeModel BpeModel::build(std::vector<std::pair<std::string, int32_t>> vocab,
   for (size_t rank = 0; rank < merges.size(); ++rank) {
     const auto& [left, right] = merges[rank];
     const auto a = m.token_to_id(left), b = m.token_to_id(right);
-    DIFFUSE_CHECK(a && b, context, ": model.merges[", rank, "] ('", io::printable(left), "' '", io::printable(right),
+    DIFFUSE_CHECK(a && b, context, ": merges[", rank, "] ('", io::printable(left), "' '", io::printable(right),
                   "') uses a token that is not in the vocabulary");
     // The merged token drops the right side's continuing-subword prefix ("a" + "##b" -> "ab").
     const bool has_prefix = prefix_len > 0 && right.compare(0, prefix_len, m.options_.continuing_subword_prefix) == 0;
     merged.assign(left).append(right, has_prefix ? prefix_len : 0, std::string::npos);
     const auto c = m.token_to_id(merged);
-    DIFFUSE_CHECK(c.has_value(), context, ": model.merges[", rank, "] ('", io::printable(left), "' '",
+    DIFFUSE_CHECK(c.has_value(), context, ": merges[", rank, "] ('", io::printable(left), "' '",
                   io::printable(right), "') makes '", io::printable(merged), "', which is not in the vocabulary");
     // A repeated pair keeps its last rank, as the reference's map construction does.
     m.merges_.insert_or_assign(pair_key(*a, *b), Merge{static_cast<int32_t>(rank), *c});

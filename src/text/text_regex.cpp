@@ -36,7 +36,8 @@ struct MatchData {
 
 TextRegex TextRegex::build(const std::string& pattern, bool literal, const std::string& context) {
   DIFFUSE_CHECK(!find_invalid_utf8(pattern), context, ": pattern is not valid UTF-8");
-  const uint32_t options = PCRE2_UTF | PCRE2_UCP | (literal ? PCRE2_LITERAL : 0u);
+  // PCRE2 refuses UCP together with LITERAL; a literal needs no character classes anyway.
+  const uint32_t options = PCRE2_UTF | (literal ? PCRE2_LITERAL : PCRE2_UCP);
   int error_code = 0;
   PCRE2_SIZE error_offset = 0;
   pcre2_code* code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(), options,
