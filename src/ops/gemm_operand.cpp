@@ -8,6 +8,10 @@
 #include "runtime/parallel.h"
 #include "tensor/half.h"
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
 namespace diffuse::ops {
 
 namespace {
@@ -40,8 +44,40 @@ void convert_portable(const void* src, DType st, void* dst, DType dt, int64_t n)
 }
 
 #if defined(__x86_64__)
-__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq"))) void convert_avx512(
-    const void* src, DType st, void* dst, DType dt, int64_t n) {
+// f32 -> bf16 with the exact rounding of f32_to_bf16 (nearest even, NaN kept quiet, subnormals
+// rounded rather than flushed as vcvtneps2bf16 would), 16 at a time.
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq"))) void f32_to_bf16_avx512(const float* in, uint16_t* out,
+                                                                                     int64_t n) {
+  const __m512i one = _mm512_set1_epi32(1), bias = _mm512_set1_epi32(0x7fff), quiet = _mm512_set1_epi32(0x40);
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __m512 x = _mm512_loadu_ps(in + i);
+    const __m512i u = _mm512_castps_si512(x);
+    const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(u, 16), one);
+    __m512i r = _mm512_srli_epi32(_mm512_add_epi32(u, _mm512_add_epi32(bias, lsb)), 16);
+    const __mmask16 nan = _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q);
+    r = _mm512_mask_or_epi32(r, nan, _mm512_srli_epi32(u, 16), quiet);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i), _mm512_cvtepi32_epi16(r));
+  }
+  for (; i < n; ++i) out[i] = f32_to_bf16(in[i]);
+}
+
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq"))) void bf16_to_f32_avx512(const uint16_t* in, float* out,
+                                                                                     int64_t n) {
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __m512i h = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(in + i)));
+    _mm512_storeu_ps(out + i, _mm512_castsi512_ps(_mm512_slli_epi32(h, 16)));
+  }
+  for (; i < n; ++i) out[i] = bf16_to_f32(in[i]);
+}
+
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq"))) void convert_avx512(const void* src, DType st, void* dst,
+                                                                                 DType dt, int64_t n) {
+  if (st == DType::F32 && dt == DType::BF16)
+    return f32_to_bf16_avx512(static_cast<const float*>(src), static_cast<uint16_t*>(dst), n);
+  if (st == DType::BF16 && dt == DType::F32)
+    return bf16_to_f32_avx512(static_cast<const uint16_t*>(src), static_cast<float*>(dst), n);
   convert_loop(src, st, dst, dt, n);
 }
 #endif

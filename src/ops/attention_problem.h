@@ -1,0 +1,66 @@
+// Internal to the attention kernels: one attention call resolved to raw pointers and element
+// strides, plus the pieces every kernel shares (reading q/k/v rows, building score biases).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+
+#include "tensor/dtype.h"
+
+namespace diffuse::ops::attn {
+
+struct Operand {
+  const std::byte* data = nullptr;
+  DType dtype = DType::F32;  // F32 or BF16
+  int64_t stride_b = 0, stride_h = 0, stride_s = 0;  // in elements; D has unit stride
+
+  const std::byte* row(int64_t b, int64_t h, int64_t s) const {
+    return data + (b * stride_b + h * stride_h + s * stride_s) * static_cast<int64_t>(dtype_size(dtype));
+  }
+};
+
+struct Problem {
+  int64_t batch = 0, heads_q = 0, heads_kv = 0, len_q = 0, len_k = 0, dim = 0;
+  Operand q, k, v;
+  float scale = 1.0f;
+  bool round_bf16 = false;           // bf16 precision: q, k, v rounded to bf16
+  const uint8_t* key_mask = nullptr;  // [batch, len_k], 1 = attend; nullptr = all keys
+  const float* additive = nullptr;    // natural-log units, strides below (0 on broadcast dims)
+  int64_t add_sb = 0, add_sh = 0, add_sq = 0, add_sk = 0;
+  float* out = nullptr;  // [batch, len_q, heads_q, dim]
+
+  int64_t kv_head(int64_t h) const { return h / (heads_q / heads_kv); }
+  float* out_row(int64_t b, int64_t i, int64_t h) const { return out + ((b * len_q + i) * heads_q + h) * dim; }
+};
+
+constexpr int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
+
+// Calls fn(b, h, s, row) for every row of `o` (a [batch, heads, len, dim] operand), in parallel,
+// walking memory in storage order (heads inner when they are adjacent, as in [B, S, H*D]
+// projections) so the reads stream instead of missing cache on every row. `row` holds the dim
+// values as f32 (rounded through bf16 when p.round_bf16) or, with as_bf16, as bf16 bits.
+void for_each_row(const Problem& p, const Operand& o, int64_t heads, int64_t len, bool as_bf16,
+                  const std::function<void(int64_t b, int64_t h, int64_t s, const void* row)>& fn);
+
+// 64-byte aligned scratch of at least `bytes` bytes, owned by the calling thread and reused by
+// later calls (slot 0..3 are independent buffers). The packed q/k/v copies are tens of MB; fresh
+// allocations would page-fault through all of it on every call. Contents are undefined.
+void* thread_scratch(int slot, size_t bytes);
+
+// Bias shared by every query row of batch b for keys [j0, j0 + n) of a block padded to `padded`
+// keys: 0 or -inf from key_mask, -inf for padding keys (j0 + j >= len_k). Returns false (and
+// writes nothing) when no key of the padded block is excluded.
+bool block_key_bias(const Problem& p, int64_t b, int64_t j0, int64_t n, int64_t padded, float* bias);
+
+// Adds the additive term of query row i of (b, h) for keys [j0, j0 + n) to row_bias[0, n)
+// (which starts as the block bias, or zeros when there is none).
+void add_additive_row(const Problem& p, int64_t b, int64_t h, int64_t i, int64_t j0, int64_t n,
+                      float* row_bias);
+
+// Kernels (same contract, different instruction sets).
+void run_portable(const Problem& p);  // any CPU, f32 math
+void run_avx512(const Problem& p);    // same algorithm compiled for AVX-512
+void run_amx(const Problem& p);       // bf16 on AMX tiles (requires round_bf16)
+
+}  // namespace diffuse::ops::attn
