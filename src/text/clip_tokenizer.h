@@ -3,6 +3,12 @@
 // <|startoftext|>, at most 75 text ids, <|endoftext|>, then the pad token up to 77 (for
 // clip-vit-large-patch14 the pad token is <|endoftext|> itself). Loads the checkpoint's
 // `tokenizer/` folder in either form (tokenizer.json, or vocab.json + merges.txt).
+//
+// The text rules are those of CLIPTokenizerFast (and of transformers 5, whose CLIPTokenizer
+// is the fast one). transformers 4's Python CLIPTokenizer differs on some non-English text:
+// without ftfy it puts spaces around every CJK character and deletes control / format
+// characters (U+200B...) before the CLIP regex; with ftfy it also folds ligatures, full-width
+// forms and curly quotes. ASCII prompts tokenize identically in all of them.
 #pragma once
 
 #include <cstdint>
