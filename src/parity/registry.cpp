@@ -11,6 +11,8 @@ const std::map<std::string, CaseFn>& registry() {
   static const std::map<std::string, CaseFn> table = {
       {"scheduler", run_scheduler_case},
       {"rng", run_rng_case},
+      {"FluxPipeline", run_flux_pipeline_case},
+      {"ChromaPipeline", run_flux_pipeline_case},
       {"transformers.T5EncoderModel", run_t5_encoder_case},
       {"FluxTransformer2DModel", run_flux_transformer_case},
       {"ChromaTransformer2DModel", run_chroma_transformer_case},

@@ -8,6 +8,7 @@ namespace diffuse::parity {
 
 ProducedSet run_scheduler_case(const FixtureCase& c, const RunOptions& o);  // kind "scheduler"
 ProducedSet run_rng_case(const FixtureCase& c, const RunOptions& o);        // kind "rng"
+ProducedSet run_flux_pipeline_case(const FixtureCase& c, const RunOptions& o);  // FluxPipeline, ChromaPipeline
 ProducedSet run_t5_encoder_case(const FixtureCase& c, const RunOptions& o);  // class "transformers.T5EncoderModel"
 ProducedSet run_flux_transformer_case(const FixtureCase& c, const RunOptions& o);    // class "FluxTransformer2DModel"
 ProducedSet run_chroma_transformer_case(const FixtureCase& c, const RunOptions& o);  // class "ChromaTransformer2DModel"
