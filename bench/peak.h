@@ -4,16 +4,14 @@
 // zmm vdpbf16ps 64 (16 lanes x 2 pairs x 2), AMX tdpbf16ps 16384 (16 x 16 x 32 x 2).
 #pragma once
 
+#include "ops/x86_intrinsics.h"  // first: see the header
+
 #include <omp.h>
 
 #include <cstdint>
+#include <ctime>
 
 #include "ops/cpu_isa.h"
-#include "runtime/timer.h"
-
-#if defined(__x86_64__)
-#include <immintrin.h>
-#endif
 
 namespace diffuse::bench {
 
@@ -82,7 +80,9 @@ __attribute__((target("amx-tile,amx-bf16"), noinline)) inline float amx_loop(int
 }
 #endif
 
-// Runs loop(iters) on `threads` threads at once; returns GFLOP/s for `flops_per_iter` per thread-iteration.
+// Runs loop(iters) on `threads` threads at once; returns GFLOP/s for `flops_per_iter` per
+// thread-iteration, timed by process CPU time / threads: on a shared, oversubscribed machine
+// wall time would also count the time our threads sat descheduled.
 template <typename Loop>
 double measure_peak(int threads, int64_t iters, double flops_per_iter, Loop loop) {
   volatile float sink = 0;
@@ -90,10 +90,13 @@ double measure_peak(int threads, int64_t iters, double flops_per_iter, Loop loop
   { sink = sink + loop(iters / 20); }  // warm up clocks
   double best = 0;
   for (int rep = 0; rep < 3; ++rep) {
-    Timer t;
+    timespec t0, t1;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t0);
 #pragma omp parallel num_threads(threads)
     { sink = sink + loop(iters); }
-    const double gflops = flops_per_iter * static_cast<double>(iters) * threads / t.seconds() / 1e9;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t1);
+    const double cpu = static_cast<double>(t1.tv_sec - t0.tv_sec) + 1e-9 * static_cast<double>(t1.tv_nsec - t0.tv_nsec);
+    const double gflops = flops_per_iter * static_cast<double>(iters) * threads / (cpu / threads) / 1e9;
     if (gflops > best) best = gflops;
   }
   return best;

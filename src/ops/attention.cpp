@@ -17,30 +17,37 @@ namespace diffuse::ops {
 
 namespace attn {
 
-void for_each_row(const Problem& p, const Operand& o, int64_t heads, int64_t len, bool as_bf16,
-                  const std::function<void(int64_t, int64_t, int64_t, const void*)>& fn) {
-  const bool heads_inner = o.stride_h <= o.stride_s;
-  const int64_t outer = heads_inner ? len : heads, inner = heads_inner ? heads : len;
-  parallel_for(p.batch * outer, std::max<int64_t>(1, 64 / inner), [&](int64_t begin, int64_t end) {
-    std::vector<float> f32(static_cast<size_t>(p.dim));
-    std::vector<uint16_t> bf16(static_cast<size_t>(p.dim));
+void for_each_row_group(const Problem& p, const Operand& o, int64_t heads, int64_t len, int64_t group,
+                        int64_t padded_dim, bool as_bf16,
+                        const std::function<void(int64_t, int64_t, const void*)>& fn) {
+  const int64_t groups = (len + group - 1) / group;
+  const size_t elem = as_bf16 ? 2 : 4;
+  const size_t count = static_cast<size_t>(heads * group * padded_dim);
+  parallel_for(p.batch * groups, 1, [&](int64_t begin, int64_t end) {
+    std::vector<std::byte> rows(count * elem);
+    std::vector<uint16_t> bits(static_cast<size_t>(p.dim));
     for (int64_t item = begin; item < end; ++item) {
-      const int64_t b = item / outer, x = item % outer;
-      for (int64_t y = 0; y < inner; ++y) {
-        const int64_t h = heads_inner ? y : x, s = heads_inner ? x : y;
-        const std::byte* src = o.row(b, h, s);
-        if (as_bf16) {
-          convert_elements(src, o.dtype, bf16.data(), DType::BF16, p.dim);
-          fn(b, h, s, bf16.data());
-        } else if (p.round_bf16 && o.dtype == DType::F32) {
-          convert_elements(src, DType::F32, bf16.data(), DType::BF16, p.dim);
-          convert_elements(bf16.data(), DType::BF16, f32.data(), DType::F32, p.dim);
-          fn(b, h, s, f32.data());
-        } else {
-          convert_elements(src, o.dtype, f32.data(), DType::F32, p.dim);
-          fn(b, h, s, f32.data());
+      const int64_t b = item / groups, s0 = (item % groups) * group;
+      const int64_t valid = std::min(group, len - s0);
+      if (valid < group)  // positions past len: zero rows
+        for (int64_t h = 0; h < heads; ++h)
+          std::memset(rows.data() + static_cast<size_t>((h * group + valid) * padded_dim) * elem, 0,
+                      static_cast<size_t>((group - valid) * padded_dim) * elem);
+      for (int64_t s = s0; s < s0 + valid; ++s)
+        for (int64_t h = 0; h < heads; ++h) {
+          std::byte* dst = rows.data() + static_cast<size_t>((h * group + (s - s0)) * padded_dim) * elem;
+          std::memset(dst + p.dim * elem, 0, static_cast<size_t>(padded_dim - p.dim) * elem);  // dims past dim
+          const std::byte* src = o.row(b, h, s);
+          if (as_bf16) {
+            convert_elements(src, o.dtype, dst, DType::BF16, p.dim);
+          } else if (p.round_bf16 && o.dtype == DType::F32) {
+            convert_elements(src, DType::F32, bits.data(), DType::BF16, p.dim);
+            convert_elements(bits.data(), DType::BF16, dst, DType::F32, p.dim);
+          } else {
+            convert_elements(src, o.dtype, dst, DType::F32, p.dim);
+          }
         }
-      }
+      fn(b, s0, rows.data());
     }
   });
 }
@@ -104,8 +111,15 @@ std::vector<uint8_t> key_mask_bytes(const Tensor& m, int64_t batch, int64_t len_
                     m.dtype() == DType::I32 || m.dtype() == DType::I8,
                 "attention: key_mask must be Bool, U8 or I64, got ", dtype_name(m.dtype()));
   std::vector<uint8_t> bytes(static_cast<size_t>(batch * len_k));
+  const auto* base = static_cast<const std::byte*>(m.raw());
+  const size_t elem = dtype_size(m.dtype());
   for (int64_t b = 0; b < batch; ++b)
-    for (int64_t j = 0; j < len_k; ++j) bytes[b * len_k + j] = m.item({b, j}) != 0 ? 1 : 0;
+    for (int64_t j = 0; j < len_k; ++j) {
+      const std::byte* e = base + (b * m.strides()[0] + j * m.strides()[1]) * static_cast<int64_t>(elem);
+      bool nonzero = false;
+      for (size_t i = 0; i < elem; ++i) nonzero = nonzero || e[i] != std::byte{0};  // any integer width
+      bytes[b * len_k + j] = nonzero ? 1 : 0;
+    }
   return bytes;
 }
 

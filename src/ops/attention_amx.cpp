@@ -27,7 +27,7 @@ namespace {
   __attribute__((target("amx-tile,amx-bf16,avx512f,avx512bw,avx512vl,avx512dq,avx512bf16,fma")))
 #define DIFFUSE_AMX_INLINE inline __attribute__((always_inline)) DIFFUSE_AMX_TARGET
 
-constexpr int64_t kRows = 32;    // query rows per work item (2 tile rows)
+constexpr int64_t kRows = 32;    // query rows per work item (a multiple of 32)
 constexpr int64_t kKeys = 128;   // keys per softmax block
 constexpr int64_t kTile = 512;   // bf16 elements in one 16 x 64-byte tile
 constexpr float kSlack = 8.0f;   // lazy-rescale threshold, log2 units
@@ -58,84 +58,108 @@ Packed pack(const Problem& p) {
   pk.dim_p = round_up(p.dim, 32);
   pk.len_qp = round_up(p.len_q, kRows);
   pk.len_kp = round_up(p.len_k, 32);
-  const int64_t dp = pk.dim_p, qp = pk.len_qp, kp = pk.len_kp, D = p.dim;
+  const int64_t dp = pk.dim_p, qp = pk.len_qp, kp = pk.len_kp;
   const int64_t k_chunks = dp / 32, v_blocks = dp / 16;
   pk.q = static_cast<uint16_t*>(thread_scratch(0, static_cast<size_t>(p.batch * p.heads_q * qp * dp) * 2));
   pk.kp = static_cast<uint16_t*>(thread_scratch(1, static_cast<size_t>(p.batch * p.heads_kv * kp * dp) * 2));
   pk.vp = static_cast<uint16_t*>(thread_scratch(2, static_cast<size_t>(p.batch * p.heads_kv * kp * dp) * 2));
-  // A null row writes zeros (padding queries and keys).
-  auto put_q = [&](int64_t b, int64_t h, int64_t s, const uint16_t* row) {
-    uint16_t* dst = pk.q + ((b * p.heads_q + h) * qp + s) * dp;
-    for (int64_t d = 0; d < dp; ++d) dst[d] = row && d < D ? row[d] : 0;
-  };
-  auto put_k = [&](int64_t b, int64_t h, int64_t j, const uint16_t* row) {
-    uint16_t* t = pk.kp + (b * p.heads_kv + h) * kp * dp + (j / 16) * k_chunks * kTile + (j % 16) * 2;
-    for (int64_t d = 0; d < dp; ++d) t[(d / 32) * kTile + ((d % 32) / 2) * 32 + (d % 2)] = row && d < D ? row[d] : 0;
-  };
-  auto put_v = [&](int64_t b, int64_t h, int64_t j, const uint16_t* row) {
-    uint16_t* t = pk.vp + (b * p.heads_kv + h) * kp * dp + (j / 32) * v_blocks * kTile + ((j % 32) / 2) * 32 + (j % 2);
-    for (int64_t d = 0; d < dp; ++d) t[(d / 16) * kTile + (d % 16) * 2] = row && d < D ? row[d] : 0;
-  };
-  for_each_row(p, p.q, p.heads_q, p.len_q, true,
-               [&](int64_t b, int64_t h, int64_t s, const void* row) { put_q(b, h, s, static_cast<const uint16_t*>(row)); });
-  for_each_row(p, p.k, p.heads_kv, p.len_k, true,
-               [&](int64_t b, int64_t h, int64_t j, const void* row) { put_k(b, h, j, static_cast<const uint16_t*>(row)); });
-  for_each_row(p, p.v, p.heads_kv, p.len_k, true,
-               [&](int64_t b, int64_t h, int64_t j, const void* row) { put_v(b, h, j, static_cast<const uint16_t*>(row)); });
-  for (int64_t b = 0; b < p.batch; ++b) {
+  for_each_row_group(p, p.q, p.heads_q, p.len_q, kRows, dp, true, [&](int64_t b, int64_t i0, const void* rows) {
     for (int64_t h = 0; h < p.heads_q; ++h)
-      for (int64_t s = p.len_q; s < qp; ++s) put_q(b, h, s, nullptr);
-    for (int64_t h = 0; h < p.heads_kv; ++h)
-      for (int64_t j = p.len_k; j < kp; ++j) {
-        put_k(b, h, j, nullptr);
-        put_v(b, h, j, nullptr);
+      std::memcpy(pk.q + ((b * p.heads_q + h) * qp + i0) * dp, static_cast<const uint16_t*>(rows) + h * kRows * dp,
+                  kRows * dp * 2);
+  });
+  // K: per 16 keys and 32 dims, a 16 x 16 transpose of (dim pair) words.
+  for_each_row_group(p, p.k, p.heads_kv, p.len_k, 32, dp, true, [&](int64_t b, int64_t j0, const void* rows) {
+    const int64_t words = dp / 2;  // bf16 pairs per row
+    for (int64_t h = 0; h < p.heads_kv; ++h) {
+      const auto* r = static_cast<const uint32_t*>(rows) + h * 32 * words;
+      for (int64_t half = 0; half < 2; ++half) {
+        auto* base = reinterpret_cast<uint32_t*>(pk.kp + (b * p.heads_kv + h) * kp * dp +
+                                                 (j0 / 16 + half) * k_chunks * kTile);
+        for (int64_t ch = 0; ch < k_chunks; ++ch) {
+          uint32_t* t = base + ch * kTile / 2;
+          for (int64_t pp = 0; pp < 16; ++pp)
+            for (int64_t n = 0; n < 16; ++n) t[pp * 16 + n] = r[(half * 16 + n) * words + ch * 16 + pp];
+        }
       }
-  }
+    }
+  });
+  // V: per 32 keys and 16 dims, rows 2i and 2i + 1 interleaved into tile row i.
+  for_each_row_group(p, p.v, p.heads_kv, p.len_k, 32, dp, true, [&](int64_t b, int64_t j0, const void* rows) {
+    for (int64_t h = 0; h < p.heads_kv; ++h) {
+      const uint16_t* r = static_cast<const uint16_t*>(rows) + h * 32 * dp;
+      uint16_t* base = pk.vp + (b * p.heads_kv + h) * kp * dp + (j0 / 32) * v_blocks * kTile;
+      for (int64_t db = 0; db < v_blocks; ++db) {
+        uint16_t* t = base + db * kTile;
+        for (int64_t pp = 0; pp < 16; ++pp)
+          for (int64_t n = 0; n < 16; ++n) {
+            t[pp * 32 + n * 2] = r[(2 * pp) * dp + db * 16 + n];
+            t[pp * 32 + n * 2 + 1] = r[(2 * pp + 1) * dp + db * 16 + n];
+          }
+      }
+    }
+  });
   return pk;
+}
+
+// x = s * c (+ bias * log2(e)) - m for 16 keys: scores in log2 units relative to the max in use.
+template <bool kBias>
+DIFFUSE_AMX_INLINE __m512 shifted_scores(const float* s, const float* bias, int64_t j, __m512 vc, __m512 vm) {
+  const __m512 x = _mm512_fmsub_ps(_mm512_loadu_ps(s + j), vc, vm);
+  if constexpr (kBias) return _mm512_fmadd_ps(_mm512_loadu_ps(bias + j), _mm512_set1_ps(kLog2e), x);
+  return x;
+}
+
+// Writes bf16 probabilities 2^x for np keys (multiple of 32) given the max in use m; returns
+// their f32 sum and sets `over` to the largest x (how far the block's max exceeds m).
+template <bool kBias>
+DIFFUSE_AMX_INLINE float exp_pass(const float* s, const float* bias, int64_t np, float c, float m, uint16_t* prob,
+                                  float& over) {
+  const __m512 vc = _mm512_set1_ps(c), vm = _mm512_set1_ps(m);
+  __m512 vsum = _mm512_setzero_ps(), vmax = _mm512_set1_ps(kNegInf);
+  for (int64_t j = 0; j < np; j += 32) {
+    const __m512 x0 = shifted_scores<kBias>(s, bias, j, vc, vm);
+    const __m512 x1 = shifted_scores<kBias>(s, bias, j + 16, vc, vm);
+    vmax = _mm512_max_ps(vmax, _mm512_max_ps(x0, x1));
+    // Degree 3: 7.7e-5 relative, well below the bf16 rounding of P right after.
+    const __m512 e0 = exp2_ps<3, kBias>(x0), e1 = exp2_ps<3, kBias>(x1);
+    vsum = _mm512_add_ps(vsum, _mm512_add_ps(e0, e1));
+    _mm512_storeu_si512(prob + j, (__m512i)_mm512_cvtne2ps_pbh(e1, e0));
+  }
+  over = _mm512_reduce_max_ps(vmax);
+  return _mm512_reduce_add_ps(vsum);
 }
 
 // Online softmax of one query row over np keys (multiple of 32): reads raw scores s, writes
 // bf16 probabilities to prob, updates the row's max m (log2 units) and sum l, and rescales
-// the accumulator row o when the max in use moves.
+// the accumulator row o when the max in use moves. The exp pass runs optimistically with the
+// max in use and also finds the block's max; only when that exceeds the max in use by more
+// than kSlack (the row's first attended block, or a large jump) is the block redone.
+template <bool kBias>
 DIFFUSE_AMX_INLINE void softmax_row(const float* s, const float* bias, int64_t np, float c, uint16_t* prob,
-                                    float& m, float& l, float* o, int64_t dim_p, float* scratch) {
-  const __m512 vc = _mm512_set1_ps(c);
-  __m512 vmax = _mm512_set1_ps(kNegInf);
-  const float* x = s;
-  if (bias) {
-    // x = s * c + bias * log2(e), kept for the exp pass.
-    const __m512 vl = _mm512_set1_ps(kLog2e);
-    for (int64_t j = 0; j < np; j += 16) {
-      const __m512 v = _mm512_fmadd_ps(_mm512_loadu_ps(s + j), vc, _mm512_mul_ps(_mm512_loadu_ps(bias + j), vl));
-      _mm512_storeu_ps(scratch + j, v);
-      vmax = _mm512_max_ps(vmax, v);
+                                    float& m, float& l, float* o, int64_t dim_p) {
+  if (m == kNegInf) {  // no max in use yet: find this block's max first
+    const __m512 vc = _mm512_set1_ps(c), zero = _mm512_setzero_ps();
+    __m512 vmax = _mm512_set1_ps(kNegInf);
+    for (int64_t j = 0; j < np; j += 16) vmax = _mm512_max_ps(vmax, shifted_scores<kBias>(s, bias, j, vc, zero));
+    const float block_max = _mm512_reduce_max_ps(vmax);
+    if (block_max == kNegInf) {  // nothing attendable yet: this block adds nothing
+      std::memset(prob, 0, static_cast<size_t>(np) * 2);
+      return;
     }
-    x = scratch;
-  } else {
-    for (int64_t j = 0; j < np; j += 16) vmax = _mm512_max_ps(vmax, _mm512_mul_ps(_mm512_loadu_ps(s + j), vc));
+    m = block_max;
   }
-  const float block_max = _mm512_reduce_max_ps(vmax);
-  if (block_max == kNegInf && m == kNegInf) {  // nothing attendable yet: this block adds nothing
-    std::memset(prob, 0, static_cast<size_t>(np) * 2);
-    return;
-  }
-  if (block_max > m + kSlack) {
-    const float alpha = m == kNegInf ? 0.0f : std::exp2(m - block_max);
+  float over;
+  float sum = exp_pass<kBias>(s, bias, np, c, m, prob, over);
+  if (over > kSlack) {
+    const float m_new = m + over, alpha = std::exp2(m - m_new);
     l *= alpha;
     const __m512 va = _mm512_set1_ps(alpha);
     for (int64_t d = 0; d < dim_p; d += 16) _mm512_storeu_ps(o + d, _mm512_mul_ps(_mm512_loadu_ps(o + d), va));
-    m = block_max;
+    m = m_new;
+    sum = exp_pass<kBias>(s, bias, np, c, m, prob, over);
   }
-  const __m512 vm = _mm512_set1_ps(m);
-  __m512 vsum = _mm512_setzero_ps();
-  for (int64_t j = 0; j < np; j += 16) {
-    const __m512 v = bias ? _mm512_sub_ps(_mm512_loadu_ps(x + j), vm)
-                          : _mm512_fmsub_ps(_mm512_loadu_ps(x + j), vc, vm);
-    const __m512 e = exp2_ps<4>(v);  // 2.7e-6 relative: below the bf16 rounding of P
-    vsum = _mm512_add_ps(vsum, e);
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(prob + j), (__m256i)_mm512_cvtneps_pbh(e));
-  }
-  l += _mm512_reduce_add_ps(vsum);
+  l += sum;
 }
 
 DIFFUSE_AMX_TARGET void process_items(const Problem& p, const Packed& pk, int64_t begin, int64_t end) {
@@ -144,7 +168,7 @@ DIFFUSE_AMX_TARGET void process_items(const Problem& p, const Packed& pk, int64_
   const float c = p.scale * kLog2e;
   std::vector<uint16_t> prob_buf(kRows * kKeys, 0);  // rows past the last query stay 0
   std::vector<float> s_buf(kRows * kKeys), o_buf(kRows * dim_p), m(kRows), l(kRows), block_bias(kKeys),
-      row_bias(kKeys * 2);  // bias row + exponent scratch
+      row_bias(kKeys);
   uint16_t* prob = prob_buf.data();
   float* s = s_buf.data();
   float* o = o_buf.data();
@@ -168,28 +192,31 @@ DIFFUSE_AMX_TARGET void process_items(const Problem& p, const Packed& pk, int64_
     for (int64_t j0 = 0; j0 < p.len_k; j0 += kKeys) {
       const int64_t n = std::min(kKeys, p.len_k - j0), np = round_up(n, 32);
       // S = Q K^T, 32 x 32 at a time.
-      for (int64_t cp = 0; cp < np / 32; ++cp) {
-        const uint16_t* k0 = kpack + ((j0 / 16) + cp * 2) * k_chunks * kTile;
-        const uint16_t* k1 = k0 + k_chunks * kTile;
-        _tile_zero(0);
-        _tile_zero(1);
-        _tile_zero(2);
-        _tile_zero(3);
-        for (int64_t ch = 0; ch < k_chunks; ++ch) {
-          _tile_loadd(4, q + ch * 32, dim_p * 2);
-          _tile_loadd(5, q + 16 * dim_p + ch * 32, dim_p * 2);
-          _tile_loadd(6, k0 + ch * kTile, 64);
-          _tile_loadd(7, k1 + ch * kTile, 64);
-          _tile_dpbf16ps(0, 4, 6);
-          _tile_dpbf16ps(1, 4, 7);
-          _tile_dpbf16ps(2, 5, 6);
-          _tile_dpbf16ps(3, 5, 7);
+      for (int64_t rp = 0; rp < kRows / 32; ++rp) {
+        const uint16_t* qr = q + rp * 32 * dim_p;
+        for (int64_t cp = 0; cp < np / 32; ++cp) {
+          const uint16_t* k0 = kpack + ((j0 / 16) + cp * 2) * k_chunks * kTile;
+          const uint16_t* k1 = k0 + k_chunks * kTile;
+          _tile_zero(0);
+          _tile_zero(1);
+          _tile_zero(2);
+          _tile_zero(3);
+          for (int64_t ch = 0; ch < k_chunks; ++ch) {
+            _tile_loadd(4, qr + ch * 32, dim_p * 2);
+            _tile_loadd(5, qr + 16 * dim_p + ch * 32, dim_p * 2);
+            _tile_loadd(6, k0 + ch * kTile, 64);
+            _tile_loadd(7, k1 + ch * kTile, 64);
+            _tile_dpbf16ps(0, 4, 6);
+            _tile_dpbf16ps(1, 4, 7);
+            _tile_dpbf16ps(2, 5, 6);
+            _tile_dpbf16ps(3, 5, 7);
+          }
+          float* sc = s + rp * 32 * kKeys + cp * 32;
+          _tile_stored(0, sc, kKeys * 4);
+          _tile_stored(1, sc + 16, kKeys * 4);
+          _tile_stored(2, sc + 16 * kKeys, kKeys * 4);
+          _tile_stored(3, sc + 16 * kKeys + 16, kKeys * 4);
         }
-        float* sc = s + cp * 32;
-        _tile_stored(0, sc, kKeys * 4);
-        _tile_stored(1, sc + 16, kKeys * 4);
-        _tile_stored(2, sc + 16 * kKeys, kKeys * 4);
-        _tile_stored(3, sc + 16 * kKeys + 16, kKeys * 4);
       }
       // Softmax, row by row.
       const bool block_biased = block_key_bias(p, b, j0, n, np, block_bias.data());
@@ -202,32 +229,37 @@ DIFFUSE_AMX_TARGET void process_items(const Problem& p, const Packed& pk, int64_
           add_additive_row(p, b, h, i0 + r, j0, n, rb);
           bias = rb;
         }
-        softmax_row(s + r * kKeys, bias, np, c, prob + r * kKeys, m[r], l[r], o + r * dim_p, dim_p,
-                    row_bias.data() + kKeys);
+        if (bias)
+          softmax_row<true>(s + r * kKeys, bias, np, c, prob + r * kKeys, m[r], l[r], o + r * dim_p, dim_p);
+        else
+          softmax_row<false>(s + r * kKeys, nullptr, np, c, prob + r * kKeys, m[r], l[r], o + r * dim_p, dim_p);
       }
       // O += P V, 32 x 32 at a time.
       const uint16_t* vblock = vpack + (j0 / 32) * v_blocks * kTile;
-      for (int64_t dp = 0; dp < dim_p / 32; ++dp) {
-        float* oc = o + dp * 32;
-        _tile_loadd(0, oc, dim_p * 4);
-        _tile_loadd(1, oc + 16, dim_p * 4);
-        _tile_loadd(2, oc + 16 * dim_p, dim_p * 4);
-        _tile_loadd(3, oc + 16 * dim_p + 16, dim_p * 4);
-        for (int64_t kc = 0; kc < np / 32; ++kc) {
-          const uint16_t* v0 = vblock + (kc * v_blocks + dp * 2) * kTile;
-          _tile_loadd(4, prob + kc * 32, kKeys * 2);
-          _tile_loadd(5, prob + 16 * kKeys + kc * 32, kKeys * 2);
-          _tile_loadd(6, v0, 64);
-          _tile_loadd(7, v0 + kTile, 64);
-          _tile_dpbf16ps(0, 4, 6);
-          _tile_dpbf16ps(1, 4, 7);
-          _tile_dpbf16ps(2, 5, 6);
-          _tile_dpbf16ps(3, 5, 7);
+      for (int64_t rp = 0; rp < kRows / 32; ++rp) {
+        const uint16_t* pr = prob + rp * 32 * kKeys;
+        for (int64_t dp = 0; dp < dim_p / 32; ++dp) {
+          float* oc = o + rp * 32 * dim_p + dp * 32;
+          _tile_loadd(0, oc, dim_p * 4);
+          _tile_loadd(1, oc + 16, dim_p * 4);
+          _tile_loadd(2, oc + 16 * dim_p, dim_p * 4);
+          _tile_loadd(3, oc + 16 * dim_p + 16, dim_p * 4);
+          for (int64_t kc = 0; kc < np / 32; ++kc) {
+            const uint16_t* v0 = vblock + (kc * v_blocks + dp * 2) * kTile;
+            _tile_loadd(4, pr + kc * 32, kKeys * 2);
+            _tile_loadd(5, pr + 16 * kKeys + kc * 32, kKeys * 2);
+            _tile_loadd(6, v0, 64);
+            _tile_loadd(7, v0 + kTile, 64);
+            _tile_dpbf16ps(0, 4, 6);
+            _tile_dpbf16ps(1, 4, 7);
+            _tile_dpbf16ps(2, 5, 6);
+            _tile_dpbf16ps(3, 5, 7);
+          }
+          _tile_stored(0, oc, dim_p * 4);
+          _tile_stored(1, oc + 16, dim_p * 4);
+          _tile_stored(2, oc + 16 * dim_p, dim_p * 4);
+          _tile_stored(3, oc + 16 * dim_p + 16, dim_p * 4);
         }
-        _tile_stored(0, oc, dim_p * 4);
-        _tile_stored(1, oc + 16, dim_p * 4);
-        _tile_stored(2, oc + 16 * dim_p, dim_p * 4);
-        _tile_stored(3, oc + 16 * dim_p + 16, dim_p * 4);
       }
     }
     for (int64_t r = 0; r < rows; ++r) {

@@ -46,42 +46,31 @@ F32Packed pack_f32(const Problem& p) {
   pk.dim_p = round_up(p.dim, C);
   pk.len_qp = round_up(p.len_q, kF32Rows);
   pk.len_kp = round_up(p.len_k, C);
-  const int64_t dp = pk.dim_p, qp = pk.len_qp, kp = pk.len_kp, D = p.dim;
+  const int64_t dp = pk.dim_p, qp = pk.len_qp, kp = pk.len_kp;
   const size_t q_n = static_cast<size_t>(p.batch * p.heads_q * qp * dp);
   const size_t kv_n = static_cast<size_t>(p.batch * p.heads_kv * kp * dp);
   pk.q = static_cast<float*>(thread_scratch(0, q_n * sizeof(float)));
   pk.kt = static_cast<float*>(thread_scratch(1, kv_n * sizeof(float)));
   pk.v = static_cast<float*>(thread_scratch(2, kv_n * sizeof(float)));
-  // Rows of padding (queries past len_q, keys past len_k) are written as zeros.
-  auto put_q = [&](int64_t b, int64_t h, int64_t s, const float* row) {
-    float* dst = pk.q + ((b * p.heads_q + h) * qp + s) * dp;
-    if (row) std::memcpy(dst, row, D * sizeof(float));
-    std::fill(dst + (row ? D : 0), dst + dp, 0.0f);
-  };
-  auto put_k = [&](int64_t b, int64_t h, int64_t j, const float* row) {
-    float* kt = pk.kt + (b * p.heads_kv + h) * kp * dp + (j / C) * dp * C + j % C;
-    for (int64_t d = 0; d < dp; ++d) kt[d * C] = row && d < D ? row[d] : 0.0f;
-  };
-  auto put_v = [&](int64_t b, int64_t h, int64_t j, const float* row) {
-    float* dst = pk.v + ((b * p.heads_kv + h) * kp + j) * dp;
-    if (row) std::memcpy(dst, row, D * sizeof(float));
-    std::fill(dst + (row ? D : 0), dst + dp, 0.0f);
-  };
-  for_each_row(p, p.q, p.heads_q, p.len_q, false,
-               [&](int64_t b, int64_t h, int64_t s, const void* row) { put_q(b, h, s, static_cast<const float*>(row)); });
-  for_each_row(p, p.k, p.heads_kv, p.len_k, false,
-               [&](int64_t b, int64_t h, int64_t j, const void* row) { put_k(b, h, j, static_cast<const float*>(row)); });
-  for_each_row(p, p.v, p.heads_kv, p.len_k, false,
-               [&](int64_t b, int64_t h, int64_t j, const void* row) { put_v(b, h, j, static_cast<const float*>(row)); });
-  for (int64_t b = 0; b < p.batch; ++b) {
+  for_each_row_group(p, p.q, p.heads_q, p.len_q, kF32Rows, dp, false, [&](int64_t b, int64_t i0, const void* rows) {
     for (int64_t h = 0; h < p.heads_q; ++h)
-      for (int64_t s = p.len_q; s < qp; ++s) put_q(b, h, s, nullptr);
+      std::memcpy(pk.q + ((b * p.heads_q + h) * qp + i0) * dp, static_cast<const float*>(rows) + h * kF32Rows * dp,
+                  kF32Rows * dp * sizeof(float));
+  });
+  // K: each chunk of C keys transposed to [dim_p][C].
+  for_each_row_group(p, p.k, p.heads_kv, p.len_k, C, dp, false, [&](int64_t b, int64_t j0, const void* rows) {
+    for (int64_t h = 0; h < p.heads_kv; ++h) {
+      const float* r = static_cast<const float*>(rows) + h * C * dp;
+      float* t = pk.kt + (b * p.heads_kv + h) * kp * dp + j0 * dp;
+      for (int64_t d = 0; d < dp; ++d)
+        for (int64_t n = 0; n < C; ++n) t[d * C + n] = r[n * dp + d];
+    }
+  });
+  for_each_row_group(p, p.v, p.heads_kv, p.len_k, C, dp, false, [&](int64_t b, int64_t j0, const void* rows) {
     for (int64_t h = 0; h < p.heads_kv; ++h)
-      for (int64_t j = p.len_k; j < kp; ++j) {
-        put_k(b, h, j, nullptr);
-        put_v(b, h, j, nullptr);
-      }
-  }
+      std::memcpy(pk.v + ((b * p.heads_kv + h) * kp + j0) * dp, static_cast<const float*>(rows) + h * C * dp,
+                  C * dp * sizeof(float));
+  });
   return pk;
 }
 

@@ -36,12 +36,15 @@ struct Problem {
 
 constexpr int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 
-// Calls fn(b, h, s, row) for every row of `o` (a [batch, heads, len, dim] operand), in parallel,
-// walking memory in storage order (heads inner when they are adjacent, as in [B, S, H*D]
-// projections) so the reads stream instead of missing cache on every row. `row` holds the dim
-// values as f32 (rounded through bf16 when p.round_bf16) or, with as_bf16, as bf16 bits.
-void for_each_row(const Problem& p, const Operand& o, int64_t heads, int64_t len, bool as_bf16,
-                  const std::function<void(int64_t b, int64_t h, int64_t s, const void* row)>& fn);
+// Reads `o` (a [batch, heads, len, dim] operand) in groups of `group` consecutive positions:
+// for every batch and group, in parallel, converts rows [s0, s0 + group) of all heads into
+// rows[h][g][padded_dim] and calls fn(b, s0, rows). Values are f32 (rounded through bf16 when
+// p.round_bf16) or, with as_bf16, bf16 bits; positions past len and dims past dim are zero.
+// Rows are read position-major (all heads of one position, then the next), which streams
+// through [B, S, H*D] projections instead of missing cache on every row.
+void for_each_row_group(const Problem& p, const Operand& o, int64_t heads, int64_t len, int64_t group,
+                        int64_t padded_dim, bool as_bf16,
+                        const std::function<void(int64_t b, int64_t s0, const void* rows)>& fn);
 
 // 64-byte aligned scratch of at least `bytes` bytes, owned by the calling thread and reused by
 // later calls (slot 0..3 are independent buffers). The packed q/k/v copies are tens of MB; fresh

@@ -1,5 +1,7 @@
 #include "ops/gemm_operand.h"
 
+#include "ops/x86_intrinsics.h"  // first: see the header
+
 #include <algorithm>
 #include <cstring>
 
@@ -7,10 +9,6 @@
 #include "ops/tensor_args.h"
 #include "runtime/parallel.h"
 #include "tensor/half.h"
-
-#if defined(__x86_64__)
-#include <immintrin.h>
-#endif
 
 namespace diffuse::ops {
 
