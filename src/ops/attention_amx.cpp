@@ -27,7 +27,7 @@ namespace {
   __attribute__((target("amx-tile,amx-bf16,avx512f,avx512bw,avx512vl,avx512dq,avx512bf16,fma")))
 #define DIFFUSE_AMX_INLINE inline __attribute__((always_inline)) DIFFUSE_AMX_TARGET
 
-constexpr int64_t kRows = 32;    // query rows per work item (a multiple of 32)
+constexpr int64_t kRows = 32;    // query rows per work item (any multiple of 32 works)
 constexpr int64_t kKeys = 128;   // keys per softmax block
 constexpr int64_t kTile = 512;   // bf16 elements in one 16 x 64-byte tile
 constexpr float kSlack = 8.0f;   // lazy-rescale threshold, log2 units
@@ -162,6 +162,61 @@ DIFFUSE_AMX_INLINE void softmax_row(const float* s, const float* bias, int64_t n
   l += sum;
 }
 
+// S[32 x np] = Q[32 rows] K[j0, j0 + np)^T as 2 x 2 tiles of 16 x 16 (S row stride kKeys).
+DIFFUSE_AMX_INLINE void scores_32(const uint16_t* q, const uint16_t* kpack, int64_t j0, int64_t np, int64_t k_chunks,
+                                  int64_t dim_p, float* s) {
+  for (int64_t cp = 0; cp < np / 32; ++cp) {
+    const uint16_t* k0 = kpack + ((j0 / 16) + cp * 2) * k_chunks * kTile;
+    const uint16_t* k1 = k0 + k_chunks * kTile;
+    _tile_zero(0);
+    _tile_zero(1);
+    _tile_zero(2);
+    _tile_zero(3);
+    for (int64_t ch = 0; ch < k_chunks; ++ch) {
+      _tile_loadd(4, q + ch * 32, dim_p * 2);
+      _tile_loadd(5, q + 16 * dim_p + ch * 32, dim_p * 2);
+      _tile_loadd(6, k0 + ch * kTile, 64);
+      _tile_loadd(7, k1 + ch * kTile, 64);
+      _tile_dpbf16ps(0, 4, 6);
+      _tile_dpbf16ps(1, 4, 7);
+      _tile_dpbf16ps(2, 5, 6);
+      _tile_dpbf16ps(3, 5, 7);
+    }
+    float* sc = s + cp * 32;
+    _tile_stored(0, sc, kKeys * 4);
+    _tile_stored(1, sc + 16, kKeys * 4);
+    _tile_stored(2, sc + 16 * kKeys, kKeys * 4);
+    _tile_stored(3, sc + 16 * kKeys + 16, kKeys * 4);
+  }
+}
+
+// O[32 x dim_p] += P[32 x np] V[np keys of this block] (P row stride kKeys, O row stride dim_p).
+DIFFUSE_AMX_INLINE void accumulate_32(const uint16_t* prob, const uint16_t* vblock, int64_t np, int64_t v_blocks,
+                                      int64_t dim_p, float* o) {
+  for (int64_t dp = 0; dp < dim_p / 32; ++dp) {
+    float* oc = o + dp * 32;
+    _tile_loadd(0, oc, dim_p * 4);
+    _tile_loadd(1, oc + 16, dim_p * 4);
+    _tile_loadd(2, oc + 16 * dim_p, dim_p * 4);
+    _tile_loadd(3, oc + 16 * dim_p + 16, dim_p * 4);
+    for (int64_t kc = 0; kc < np / 32; ++kc) {
+      const uint16_t* v0 = vblock + (kc * v_blocks + dp * 2) * kTile;
+      _tile_loadd(4, prob + kc * 32, kKeys * 2);
+      _tile_loadd(5, prob + 16 * kKeys + kc * 32, kKeys * 2);
+      _tile_loadd(6, v0, 64);
+      _tile_loadd(7, v0 + kTile, 64);
+      _tile_dpbf16ps(0, 4, 6);
+      _tile_dpbf16ps(1, 4, 7);
+      _tile_dpbf16ps(2, 5, 6);
+      _tile_dpbf16ps(3, 5, 7);
+    }
+    _tile_stored(0, oc, dim_p * 4);
+    _tile_stored(1, oc + 16, dim_p * 4);
+    _tile_stored(2, oc + 16 * dim_p, dim_p * 4);
+    _tile_stored(3, oc + 16 * dim_p + 16, dim_p * 4);
+  }
+}
+
 DIFFUSE_AMX_TARGET void process_items(const Problem& p, const Packed& pk, int64_t begin, int64_t end) {
   const int64_t dim_p = pk.dim_p, q_tiles = pk.len_qp / kRows;
   const int64_t k_chunks = dim_p / 32, v_blocks = dim_p / 16;
@@ -191,75 +246,30 @@ DIFFUSE_AMX_TARGET void process_items(const Problem& p, const Packed& pk, int64_
     std::fill(l.begin(), l.end(), 0.0f);
     for (int64_t j0 = 0; j0 < p.len_k; j0 += kKeys) {
       const int64_t n = std::min(kKeys, p.len_k - j0), np = round_up(n, 32);
-      // S = Q K^T, 32 x 32 at a time.
-      for (int64_t rp = 0; rp < kRows / 32; ++rp) {
-        const uint16_t* qr = q + rp * 32 * dim_p;
-        for (int64_t cp = 0; cp < np / 32; ++cp) {
-          const uint16_t* k0 = kpack + ((j0 / 16) + cp * 2) * k_chunks * kTile;
-          const uint16_t* k1 = k0 + k_chunks * kTile;
-          _tile_zero(0);
-          _tile_zero(1);
-          _tile_zero(2);
-          _tile_zero(3);
-          for (int64_t ch = 0; ch < k_chunks; ++ch) {
-            _tile_loadd(4, qr + ch * 32, dim_p * 2);
-            _tile_loadd(5, qr + 16 * dim_p + ch * 32, dim_p * 2);
-            _tile_loadd(6, k0 + ch * kTile, 64);
-            _tile_loadd(7, k1 + ch * kTile, 64);
-            _tile_dpbf16ps(0, 4, 6);
-            _tile_dpbf16ps(1, 4, 7);
-            _tile_dpbf16ps(2, 5, 6);
-            _tile_dpbf16ps(3, 5, 7);
-          }
-          float* sc = s + rp * 32 * kKeys + cp * 32;
-          _tile_stored(0, sc, kKeys * 4);
-          _tile_stored(1, sc + 16, kKeys * 4);
-          _tile_stored(2, sc + 16 * kKeys, kKeys * 4);
-          _tile_stored(3, sc + 16 * kKeys + 16, kKeys * 4);
-        }
-      }
-      // Softmax, row by row.
+      // Per 32 query rows: S = Q K^T (AMX), softmax (AVX-512), O += P V (AMX). With kRows > 32
+      // the scores of the next 32 rows are issued before this group's softmax, for the tile
+      // unit to overlap the exponentials (measured here: no faster than kRows = 32).
       const bool block_biased = block_key_bias(p, b, j0, n, np, block_bias.data());
-      for (int64_t r = 0; r < rows; ++r) {
-        const float* bias = block_biased ? block_bias.data() : nullptr;
-        if (p.additive) {
-          float* rb = row_bias.data();
-          if (block_biased) std::copy(block_bias.begin(), block_bias.begin() + np, rb);
-          else std::fill(rb, rb + np, 0.0f);
-          add_additive_row(p, b, h, i0 + r, j0, n, rb);
-          bias = rb;
-        }
-        if (bias)
-          softmax_row<true>(s + r * kKeys, bias, np, c, prob + r * kKeys, m[r], l[r], o + r * dim_p, dim_p);
-        else
-          softmax_row<false>(s + r * kKeys, nullptr, np, c, prob + r * kKeys, m[r], l[r], o + r * dim_p, dim_p);
-      }
-      // O += P V, 32 x 32 at a time.
       const uint16_t* vblock = vpack + (j0 / 32) * v_blocks * kTile;
-      for (int64_t rp = 0; rp < kRows / 32; ++rp) {
-        const uint16_t* pr = prob + rp * 32 * kKeys;
-        for (int64_t dp = 0; dp < dim_p / 32; ++dp) {
-          float* oc = o + rp * 32 * dim_p + dp * 32;
-          _tile_loadd(0, oc, dim_p * 4);
-          _tile_loadd(1, oc + 16, dim_p * 4);
-          _tile_loadd(2, oc + 16 * dim_p, dim_p * 4);
-          _tile_loadd(3, oc + 16 * dim_p + 16, dim_p * 4);
-          for (int64_t kc = 0; kc < np / 32; ++kc) {
-            const uint16_t* v0 = vblock + (kc * v_blocks + dp * 2) * kTile;
-            _tile_loadd(4, pr + kc * 32, kKeys * 2);
-            _tile_loadd(5, pr + 16 * kKeys + kc * 32, kKeys * 2);
-            _tile_loadd(6, v0, 64);
-            _tile_loadd(7, v0 + kTile, 64);
-            _tile_dpbf16ps(0, 4, 6);
-            _tile_dpbf16ps(1, 4, 7);
-            _tile_dpbf16ps(2, 5, 6);
-            _tile_dpbf16ps(3, 5, 7);
+      const int64_t groups = (rows + 31) / 32;
+      scores_32(q, kpack, j0, np, k_chunks, dim_p, s);
+      for (int64_t rp = 0; rp < groups; ++rp) {
+        if (rp + 1 < groups) scores_32(q + (rp + 1) * 32 * dim_p, kpack, j0, np, k_chunks, dim_p, s + (rp + 1) * 32 * kKeys);
+        for (int64_t r = rp * 32; r < std::min(rows, rp * 32 + 32); ++r) {
+          const float* bias = block_biased ? block_bias.data() : nullptr;
+          if (p.additive) {
+            float* rb = row_bias.data();
+            if (block_biased) std::copy(block_bias.begin(), block_bias.begin() + np, rb);
+            else std::fill(rb, rb + np, 0.0f);
+            add_additive_row(p, b, h, i0 + r, j0, n, rb);
+            bias = rb;
           }
-          _tile_stored(0, oc, dim_p * 4);
-          _tile_stored(1, oc + 16, dim_p * 4);
-          _tile_stored(2, oc + 16 * dim_p, dim_p * 4);
-          _tile_stored(3, oc + 16 * dim_p + 16, dim_p * 4);
+          if (bias)
+            softmax_row<true>(s + r * kKeys, bias, np, c, prob + r * kKeys, m[r], l[r], o + r * dim_p, dim_p);
+          else
+            softmax_row<false>(s + r * kKeys, nullptr, np, c, prob + r * kKeys, m[r], l[r], o + r * dim_p, dim_p);
         }
+        accumulate_32(prob + rp * 32 * kKeys, vblock, np, v_blocks, dim_p, o + rp * 32 * dim_p);
       }
     }
     for (int64_t r = 0; r < rows; ++r) {
