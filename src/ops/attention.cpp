@@ -17,24 +17,32 @@ namespace diffuse::ops {
 
 namespace attn {
 
-void for_each_row_group(const Problem& p, const Operand& o, int64_t heads, int64_t len, int64_t group,
-                        int64_t padded_dim, bool as_bf16,
-                        const std::function<void(int64_t, int64_t, const void*)>& fn) {
-  const int64_t groups = (len + group - 1) / group;
+void for_each_row_group(const Problem& p, int64_t group, int64_t padded_dim, bool as_bf16,
+                        const std::vector<RowGroupJob>& jobs) {
   const size_t elem = as_bf16 ? 2 : 4;
-  const size_t count = static_cast<size_t>(heads * group * padded_dim);
-  parallel_for(p.batch * groups, 1, [&](int64_t begin, int64_t end) {
-    std::vector<std::byte> rows(count * elem);
+  std::vector<int64_t> first_item{0};  // job j owns items [first_item[j], first_item[j + 1])
+  size_t max_heads = 0;
+  for (const RowGroupJob& job : jobs) {
+    first_item.push_back(first_item.back() + p.batch * ((job.len + group - 1) / group));
+    max_heads = std::max(max_heads, static_cast<size_t>(job.heads));
+  }
+  parallel_for(first_item.back(), 1, [&](int64_t begin, int64_t end) {
+    std::vector<std::byte> rows(max_heads * static_cast<size_t>(group * padded_dim) * elem);
     std::vector<uint16_t> bits(static_cast<size_t>(p.dim));
     for (int64_t item = begin; item < end; ++item) {
-      const int64_t b = item / groups, s0 = (item % groups) * group;
-      const int64_t valid = std::min(group, len - s0);
+      size_t j = 0;
+      while (item >= first_item[j + 1]) ++j;
+      const RowGroupJob& job = jobs[j];
+      const Operand& o = *job.operand;
+      const int64_t groups = (job.len + group - 1) / group, local = item - first_item[j];
+      const int64_t b = local / groups, s0 = (local % groups) * group;
+      const int64_t valid = std::min(group, job.len - s0);
       if (valid < group)  // positions past len: zero rows
-        for (int64_t h = 0; h < heads; ++h)
+        for (int64_t h = 0; h < job.heads; ++h)
           std::memset(rows.data() + static_cast<size_t>((h * group + valid) * padded_dim) * elem, 0,
                       static_cast<size_t>((group - valid) * padded_dim) * elem);
       for (int64_t s = s0; s < s0 + valid; ++s)
-        for (int64_t h = 0; h < heads; ++h) {
+        for (int64_t h = 0; h < job.heads; ++h) {
           std::byte* dst = rows.data() + static_cast<size_t>((h * group + (s - s0)) * padded_dim) * elem;
           std::memset(dst + p.dim * elem, 0, static_cast<size_t>(padded_dim - p.dim) * elem);  // dims past dim
           const std::byte* src = o.row(b, h, s);
@@ -47,9 +55,15 @@ void for_each_row_group(const Problem& p, const Operand& o, int64_t heads, int64
             convert_elements(src, o.dtype, dst, DType::F32, p.dim);
           }
         }
-      fn(b, s0, rows.data());
+      job.fn(b, s0, rows.data());
     }
   });
+}
+
+void run_queue(int64_t total, const std::function<void(WorkQueue&)>& worker) {
+  const int threads = static_cast<int>(std::min<int64_t>(num_threads(), total));
+  WorkQueue queue(total, threads);
+  parallel_for(threads, 1, [&](int64_t, int64_t) { worker(queue); });
 }
 
 void* thread_scratch(int slot, size_t bytes) {
@@ -167,8 +181,9 @@ Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, const Attent
                 " and k ", shape_str(k.shape()), " disagree on batch or head dim");
   DIFFUSE_CHECK(p.heads_kv > 0 && p.heads_q % p.heads_kv == 0, "attention: ", p.heads_q,
                 " query heads are not a multiple of ", p.heads_kv, " kv heads");
-  Tensor out = Tensor::zeros({p.batch, p.len_q, p.heads_q, p.dim}, DType::F32);
-  if (out.numel() == 0 || p.len_k == 0) return out;  // no keys: every row is fully masked
+  const Shape out_shape{p.batch, p.len_q, p.heads_q, p.dim};
+  if (shape_numel(out_shape) == 0 || p.len_k == 0) return Tensor::zeros(out_shape, DType::F32);  // no keys: all 0
+  Tensor out = Tensor::empty(out_shape, DType::F32);  // every row is written by the kernel
   p.q = operand(q, "q");
   p.k = operand(k, "k");
   p.v = operand(v, "v");

@@ -63,16 +63,17 @@ Packed pack(const Problem& p) {
   pk.q = static_cast<uint16_t*>(thread_scratch(0, static_cast<size_t>(p.batch * p.heads_q * qp * dp) * 2));
   pk.kp = static_cast<uint16_t*>(thread_scratch(1, static_cast<size_t>(p.batch * p.heads_kv * kp * dp) * 2));
   pk.vp = static_cast<uint16_t*>(thread_scratch(2, static_cast<size_t>(p.batch * p.heads_kv * kp * dp) * 2));
-  for_each_row_group(p, p.q, p.heads_q, p.len_q, kRows, dp, true, [&](int64_t b, int64_t i0, const void* rows) {
+  constexpr int64_t kGroup = 32;  // positions per packing step (kRows and len_kp are multiples)
+  auto put_q = [&](int64_t b, int64_t i0, const void* rows) {
     for (int64_t h = 0; h < p.heads_q; ++h)
-      std::memcpy(pk.q + ((b * p.heads_q + h) * qp + i0) * dp, static_cast<const uint16_t*>(rows) + h * kRows * dp,
-                  kRows * dp * 2);
-  });
+      std::memcpy(pk.q + ((b * p.heads_q + h) * qp + i0) * dp, static_cast<const uint16_t*>(rows) + h * kGroup * dp,
+                  kGroup * dp * 2);
+  };
   // K: per 16 keys and 32 dims, a 16 x 16 transpose of (dim pair) words.
-  for_each_row_group(p, p.k, p.heads_kv, p.len_k, 32, dp, true, [&](int64_t b, int64_t j0, const void* rows) {
+  auto put_k = [&](int64_t b, int64_t j0, const void* rows) {
     const int64_t words = dp / 2;  // bf16 pairs per row
     for (int64_t h = 0; h < p.heads_kv; ++h) {
-      const auto* r = static_cast<const uint32_t*>(rows) + h * 32 * words;
+      const auto* r = static_cast<const uint32_t*>(rows) + h * kGroup * words;
       for (int64_t half = 0; half < 2; ++half) {
         auto* base = reinterpret_cast<uint32_t*>(pk.kp + (b * p.heads_kv + h) * kp * dp +
                                                  (j0 / 16 + half) * k_chunks * kTile);
@@ -83,11 +84,11 @@ Packed pack(const Problem& p) {
         }
       }
     }
-  });
+  };
   // V: per 32 keys and 16 dims, rows 2i and 2i + 1 interleaved into tile row i.
-  for_each_row_group(p, p.v, p.heads_kv, p.len_k, 32, dp, true, [&](int64_t b, int64_t j0, const void* rows) {
+  auto put_v = [&](int64_t b, int64_t j0, const void* rows) {
     for (int64_t h = 0; h < p.heads_kv; ++h) {
-      const uint16_t* r = static_cast<const uint16_t*>(rows) + h * 32 * dp;
+      const uint16_t* r = static_cast<const uint16_t*>(rows) + h * kGroup * dp;
       uint16_t* base = pk.vp + (b * p.heads_kv + h) * kp * dp + (j0 / 32) * v_blocks * kTile;
       for (int64_t db = 0; db < v_blocks; ++db) {
         uint16_t* t = base + db * kTile;
@@ -98,7 +99,14 @@ Packed pack(const Problem& p) {
           }
       }
     }
-  });
+  };
+  for_each_row_group(p, kGroup, dp, true,
+                     {{&p.q, p.heads_q, p.len_q, put_q}, {&p.k, p.heads_kv, p.len_k, put_k},
+                      {&p.v, p.heads_kv, p.len_k, put_v}});
+  // Query rows past the last packed group (when kRows > kGroup) are zero.
+  const int64_t q_done = round_up(p.len_q, kGroup);
+  for (int64_t bh = 0; bh < p.batch * p.heads_q; ++bh)
+    std::fill(pk.q + (bh * qp + q_done) * dp, pk.q + (bh + 1) * qp * dp, uint16_t{0});
   return pk;
 }
 
@@ -217,7 +225,7 @@ DIFFUSE_AMX_INLINE void accumulate_32(const uint16_t* prob, const uint16_t* vblo
   }
 }
 
-DIFFUSE_AMX_TARGET void process_items(const Problem& p, const Packed& pk, int64_t begin, int64_t end) {
+DIFFUSE_AMX_TARGET void process_items(const Problem& p, const Packed& pk, WorkQueue& queue) {
   const int64_t dim_p = pk.dim_p, q_tiles = pk.len_qp / kRows;
   const int64_t k_chunks = dim_p / 32, v_blocks = dim_p / 16;
   const float c = p.scale * kLog2e;
@@ -234,48 +242,52 @@ DIFFUSE_AMX_TARGET void process_items(const Problem& p, const Packed& pk, int64_
     cfg.colsb[t] = 64;
   }
   _tile_loadconfig(&cfg);
-  for (int64_t item = begin; item < end; ++item) {
-    const int64_t qt = item % q_tiles, h = (item / q_tiles) % p.heads_q, b = item / q_tiles / p.heads_q;
-    const int64_t hkv = p.kv_head(h);
-    const uint16_t* q = pk.q + ((b * p.heads_q + h) * pk.len_qp + qt * kRows) * dim_p;
-    const uint16_t* kpack = pk.kp + (b * p.heads_kv + hkv) * pk.len_kp * dim_p;
-    const uint16_t* vpack = pk.vp + (b * p.heads_kv + hkv) * pk.len_kp * dim_p;
-    const int64_t i0 = qt * kRows, rows = std::min(kRows, p.len_q - i0);
-    std::fill(o, o + kRows * dim_p, 0.0f);
-    std::fill(m.begin(), m.end(), kNegInf);
-    std::fill(l.begin(), l.end(), 0.0f);
-    for (int64_t j0 = 0; j0 < p.len_k; j0 += kKeys) {
-      const int64_t n = std::min(kKeys, p.len_k - j0), np = round_up(n, 32);
-      // Per 32 query rows: S = Q K^T (AMX), softmax (AVX-512), O += P V (AMX). With kRows > 32
-      // the scores of the next 32 rows are issued before this group's softmax, for the tile
-      // unit to overlap the exponentials (measured here: no faster than kRows = 32).
-      const bool block_biased = block_key_bias(p, b, j0, n, np, block_bias.data());
-      const uint16_t* vblock = vpack + (j0 / 32) * v_blocks * kTile;
-      const int64_t groups = (rows + 31) / 32;
-      scores_32(q, kpack, j0, np, k_chunks, dim_p, s);
-      for (int64_t rp = 0; rp < groups; ++rp) {
-        if (rp + 1 < groups) scores_32(q + (rp + 1) * 32 * dim_p, kpack, j0, np, k_chunks, dim_p, s + (rp + 1) * 32 * kKeys);
-        for (int64_t r = rp * 32; r < std::min(rows, rp * 32 + 32); ++r) {
-          const float* bias = block_biased ? block_bias.data() : nullptr;
-          if (p.additive) {
-            float* rb = row_bias.data();
-            if (block_biased) std::copy(block_bias.begin(), block_bias.begin() + np, rb);
-            else std::fill(rb, rb + np, 0.0f);
-            add_additive_row(p, b, h, i0 + r, j0, n, rb);
-            bias = rb;
+  int64_t begin, end;
+  while (queue.next(begin, end)) {
+    for (int64_t item = begin; item < end; ++item) {
+      const int64_t qt = item % q_tiles, h = (item / q_tiles) % p.heads_q, b = item / q_tiles / p.heads_q;
+      const int64_t hkv = p.kv_head(h);
+      const uint16_t* q = pk.q + ((b * p.heads_q + h) * pk.len_qp + qt * kRows) * dim_p;
+      const uint16_t* kpack = pk.kp + (b * p.heads_kv + hkv) * pk.len_kp * dim_p;
+      const uint16_t* vpack = pk.vp + (b * p.heads_kv + hkv) * pk.len_kp * dim_p;
+      const int64_t i0 = qt * kRows, rows = std::min(kRows, p.len_q - i0);
+      std::fill(o, o + kRows * dim_p, 0.0f);
+      std::fill(m.begin(), m.end(), kNegInf);
+      std::fill(l.begin(), l.end(), 0.0f);
+      for (int64_t j0 = 0; j0 < p.len_k; j0 += kKeys) {
+        const int64_t n = std::min(kKeys, p.len_k - j0), np = round_up(n, 32);
+        // Per 32 query rows: S = Q K^T (AMX), softmax (AVX-512), O += P V (AMX). With kRows > 32
+        // the scores of the next 32 rows are issued before this group's softmax, for the tile
+        // unit to overlap the exponentials (measured here: no faster than kRows = 32).
+        const bool block_biased = block_key_bias(p, b, j0, n, np, block_bias.data());
+        const uint16_t* vblock = vpack + (j0 / 32) * v_blocks * kTile;
+        const int64_t groups = (rows + 31) / 32;
+        scores_32(q, kpack, j0, np, k_chunks, dim_p, s);
+        for (int64_t rp = 0; rp < groups; ++rp) {
+          if (rp + 1 < groups)
+            scores_32(q + (rp + 1) * 32 * dim_p, kpack, j0, np, k_chunks, dim_p, s + (rp + 1) * 32 * kKeys);
+          for (int64_t r = rp * 32; r < std::min(rows, rp * 32 + 32); ++r) {
+            const float* bias = block_biased ? block_bias.data() : nullptr;
+            if (p.additive) {
+              float* rb = row_bias.data();
+              if (block_biased) std::copy(block_bias.begin(), block_bias.begin() + np, rb);
+              else std::fill(rb, rb + np, 0.0f);
+              add_additive_row(p, b, h, i0 + r, j0, n, rb);
+              bias = rb;
+            }
+            if (bias)
+              softmax_row<true>(s + r * kKeys, bias, np, c, prob + r * kKeys, m[r], l[r], o + r * dim_p, dim_p);
+            else
+              softmax_row<false>(s + r * kKeys, nullptr, np, c, prob + r * kKeys, m[r], l[r], o + r * dim_p, dim_p);
           }
-          if (bias)
-            softmax_row<true>(s + r * kKeys, bias, np, c, prob + r * kKeys, m[r], l[r], o + r * dim_p, dim_p);
-          else
-            softmax_row<false>(s + r * kKeys, nullptr, np, c, prob + r * kKeys, m[r], l[r], o + r * dim_p, dim_p);
+          accumulate_32(prob + rp * 32 * kKeys, vblock, np, v_blocks, dim_p, o + rp * 32 * dim_p);
         }
-        accumulate_32(prob + rp * 32 * kKeys, vblock, np, v_blocks, dim_p, o + rp * 32 * dim_p);
       }
-    }
-    for (int64_t r = 0; r < rows; ++r) {
-      float* dst = p.out_row(b, i0 + r, h);
-      const float inv = l[r] > 0.0f ? 1.0f / l[r] : 0.0f;  // l == 0: no attendable key, output 0
-      for (int64_t d = 0; d < p.dim; ++d) dst[d] = o[r * dim_p + d] * inv;
+      for (int64_t r = 0; r < rows; ++r) {
+        float* dst = p.out_row(b, i0 + r, h);
+        const float inv = l[r] > 0.0f ? 1.0f / l[r] : 0.0f;  // l == 0: no attendable key, output 0
+        for (int64_t d = 0; d < p.dim; ++d) dst[d] = o[r * dim_p + d] * inv;
+      }
     }
   }
   _tile_release();
@@ -287,7 +299,7 @@ void run_amx(const Problem& p) {
   DIFFUSE_CHECK(p.round_bf16, "attention: the AMX kernel computes in bf16 only");
   const Packed pk = pack(p);
   const int64_t items = p.batch * p.heads_q * (pk.len_qp / kRows);
-  parallel_for(items, 1, [&](int64_t begin, int64_t end) { process_items(p, pk, begin, end); });
+  run_queue(items, [&](WorkQueue& queue) { process_items(p, pk, queue); });
 }
 
 #else

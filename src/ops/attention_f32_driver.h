@@ -52,31 +52,39 @@ F32Packed pack_f32(const Problem& p) {
   pk.q = static_cast<float*>(thread_scratch(0, q_n * sizeof(float)));
   pk.kt = static_cast<float*>(thread_scratch(1, kv_n * sizeof(float)));
   pk.v = static_cast<float*>(thread_scratch(2, kv_n * sizeof(float)));
-  for_each_row_group(p, p.q, p.heads_q, p.len_q, kF32Rows, dp, false, [&](int64_t b, int64_t i0, const void* rows) {
+  // Packed in groups of C positions (kF32Rows and len_kp are multiples of C).
+  auto put_q = [&](int64_t b, int64_t i0, const void* rows) {
     for (int64_t h = 0; h < p.heads_q; ++h)
-      std::memcpy(pk.q + ((b * p.heads_q + h) * qp + i0) * dp, static_cast<const float*>(rows) + h * kF32Rows * dp,
-                  kF32Rows * dp * sizeof(float));
-  });
+      std::memcpy(pk.q + ((b * p.heads_q + h) * qp + i0) * dp, static_cast<const float*>(rows) + h * C * dp,
+                  C * dp * sizeof(float));
+  };
   // K: each chunk of C keys transposed to [dim_p][C].
-  for_each_row_group(p, p.k, p.heads_kv, p.len_k, C, dp, false, [&](int64_t b, int64_t j0, const void* rows) {
+  auto put_k = [&](int64_t b, int64_t j0, const void* rows) {
     for (int64_t h = 0; h < p.heads_kv; ++h) {
       const float* r = static_cast<const float*>(rows) + h * C * dp;
       float* t = pk.kt + (b * p.heads_kv + h) * kp * dp + j0 * dp;
       for (int64_t d = 0; d < dp; ++d)
         for (int64_t n = 0; n < C; ++n) t[d * C + n] = r[n * dp + d];
     }
-  });
-  for_each_row_group(p, p.v, p.heads_kv, p.len_k, C, dp, false, [&](int64_t b, int64_t j0, const void* rows) {
+  };
+  auto put_v = [&](int64_t b, int64_t j0, const void* rows) {
     for (int64_t h = 0; h < p.heads_kv; ++h)
       std::memcpy(pk.v + ((b * p.heads_kv + h) * kp + j0) * dp, static_cast<const float*>(rows) + h * C * dp,
                   C * dp * sizeof(float));
-  });
+  };
+  for_each_row_group(p, C, dp, false,
+                     {{&p.q, p.heads_q, p.len_q, put_q}, {&p.k, p.heads_kv, p.len_k, put_k},
+                      {&p.v, p.heads_kv, p.len_k, put_v}});
+  // Query rows past the last packed group are zero.
+  const int64_t q_done = round_up(p.len_q, C);
+  for (int64_t bh = 0; bh < p.batch * p.heads_q; ++bh)
+    std::fill(pk.q + (bh * qp + q_done) * dp, pk.q + (bh + 1) * qp * dp, 0.0f);
   return pk;
 }
 
 // Work items are (batch, query head, block of kF32Rows queries).
 template <class Tiles>
-DIFFUSE_ATTN_F32_TARGET void process_items_f32(const Problem& p, const F32Packed& pk, int64_t begin, int64_t end) {
+DIFFUSE_ATTN_F32_TARGET void process_items_f32(const Problem& p, const F32Packed& pk, WorkQueue& queue) {
   constexpr int R = Tiles::R, C = Tiles::C;
   static_assert(kF32Rows % R == 0 && kF32Keys % C == 0 && C % 16 == 0, "tile sizes");
   constexpr float kNegInf = -std::numeric_limits<float>::infinity();
@@ -85,42 +93,45 @@ DIFFUSE_ATTN_F32_TARGET void process_items_f32(const Problem& p, const F32Packed
       block_bias(kF32Keys), row_bias(kF32Keys);
   float* s = s_buf.data();
   float* o = o_buf.data();
-  for (int64_t item = begin; item < end; ++item) {
-    const int64_t qt = item % q_tiles, h = (item / q_tiles) % p.heads_q, b = item / q_tiles / p.heads_q;
-    const int64_t hkv = p.kv_head(h);
-    const float* q = pk.q + ((b * p.heads_q + h) * pk.len_qp + qt * kF32Rows) * dim_p;
-    const float* kt = pk.kt + (b * p.heads_kv + hkv) * pk.len_kp * dim_p;
-    const float* v = pk.v + (b * p.heads_kv + hkv) * pk.len_kp * dim_p;
-    const int64_t i0 = qt * kF32Rows, rows = std::min(kF32Rows, p.len_q - i0), rows_p = round_up(rows, R);
-    std::fill(o, o + rows_p * dim_p, 0.0f);
-    std::fill(m.begin(), m.end(), kNegInf);
-    std::fill(l.begin(), l.end(), 0.0f);
-    for (int64_t j0 = 0; j0 < p.len_k; j0 += kF32Keys) {
-      const int64_t n = std::min(kF32Keys, p.len_k - j0), np = round_up(n, C);
-      for (int64_t r0 = 0; r0 < rows_p; r0 += R)
-        for (int64_t c0 = 0; c0 < np; c0 += C)
-          Tiles::qk_tile(q + r0 * dim_p, dim_p, kt + (j0 + c0) * dim_p, C, dim_p, s + r0 * kF32Keys + c0, kF32Keys);
-      const bool block_biased = block_key_bias(p, b, j0, n, np, block_bias.data());
-      for (int64_t r = 0; r < rows; ++r) {
-        const float* bias = block_biased ? block_bias.data() : nullptr;
-        if (p.additive) {
-          float* rb = row_bias.data();
-          if (block_biased) std::copy(block_bias.begin(), block_bias.begin() + np, rb);
-          else std::fill(rb, rb + np, 0.0f);
-          add_additive_row(p, b, h, i0 + r, j0, n, rb);
-          bias = rb;
+  int64_t begin, end;
+  while (queue.next(begin, end)) {
+    for (int64_t item = begin; item < end; ++item) {
+      const int64_t qt = item % q_tiles, h = (item / q_tiles) % p.heads_q, b = item / q_tiles / p.heads_q;
+      const int64_t hkv = p.kv_head(h);
+      const float* q = pk.q + ((b * p.heads_q + h) * pk.len_qp + qt * kF32Rows) * dim_p;
+      const float* kt = pk.kt + (b * p.heads_kv + hkv) * pk.len_kp * dim_p;
+      const float* v = pk.v + (b * p.heads_kv + hkv) * pk.len_kp * dim_p;
+      const int64_t i0 = qt * kF32Rows, rows = std::min(kF32Rows, p.len_q - i0), rows_p = round_up(rows, R);
+      std::fill(o, o + rows_p * dim_p, 0.0f);
+      std::fill(m.begin(), m.end(), kNegInf);
+      std::fill(l.begin(), l.end(), 0.0f);
+      for (int64_t j0 = 0; j0 < p.len_k; j0 += kF32Keys) {
+        const int64_t n = std::min(kF32Keys, p.len_k - j0), np = round_up(n, C);
+        for (int64_t r0 = 0; r0 < rows_p; r0 += R)
+          for (int64_t c0 = 0; c0 < np; c0 += C)
+            Tiles::qk_tile(q + r0 * dim_p, dim_p, kt + (j0 + c0) * dim_p, C, dim_p, s + r0 * kF32Keys + c0, kF32Keys);
+        const bool block_biased = block_key_bias(p, b, j0, n, np, block_bias.data());
+        for (int64_t r = 0; r < rows; ++r) {
+          const float* bias = block_biased ? block_bias.data() : nullptr;
+          if (p.additive) {
+            float* rb = row_bias.data();
+            if (block_biased) std::copy(block_bias.begin(), block_bias.begin() + np, rb);
+            else std::fill(rb, rb + np, 0.0f);
+            add_additive_row(p, b, h, i0 + r, j0, n, rb);
+            bias = rb;
+          }
+          Tiles::softmax_row(s + r * kF32Keys, np, p.scale, bias, m[r], l[r], o + r * dim_p, dim_p);
         }
-        Tiles::softmax_row(s + r * kF32Keys, np, p.scale, bias, m[r], l[r], o + r * dim_p, dim_p);
+        for (int64_t r = rows; r < rows_p; ++r) std::fill(s + r * kF32Keys, s + r * kF32Keys + np, 0.0f);
+        for (int64_t r0 = 0; r0 < rows_p; r0 += R)
+          for (int64_t d0 = 0; d0 < dim_p; d0 += C)
+            Tiles::pv_tile(s + r0 * kF32Keys, kF32Keys, np, v + j0 * dim_p + d0, dim_p, o + r0 * dim_p + d0, dim_p);
       }
-      for (int64_t r = rows; r < rows_p; ++r) std::fill(s + r * kF32Keys, s + r * kF32Keys + np, 0.0f);
-      for (int64_t r0 = 0; r0 < rows_p; r0 += R)
-        for (int64_t d0 = 0; d0 < dim_p; d0 += C)
-          Tiles::pv_tile(s + r0 * kF32Keys, kF32Keys, np, v + j0 * dim_p + d0, dim_p, o + r0 * dim_p + d0, dim_p);
-    }
-    for (int64_t r = 0; r < rows; ++r) {
-      float* dst = p.out_row(b, i0 + r, h);
-      const float inv = l[r] > 0.0f ? 1.0f / l[r] : 0.0f;  // l == 0: no attendable key, output 0
-      for (int64_t d = 0; d < p.dim; ++d) dst[d] = o[r * dim_p + d] * inv;
+      for (int64_t r = 0; r < rows; ++r) {
+        float* dst = p.out_row(b, i0 + r, h);
+        const float inv = l[r] > 0.0f ? 1.0f / l[r] : 0.0f;  // l == 0: no attendable key, output 0
+        for (int64_t d = 0; d < p.dim; ++d) dst[d] = o[r * dim_p + d] * inv;
+      }
     }
   }
 }
@@ -130,7 +141,7 @@ template <class Tiles>
 void run_items_f32(const Problem& p) {
   const F32Packed pk = pack_f32<Tiles::C>(p);
   const int64_t items = p.batch * p.heads_q * (pk.len_qp / kF32Rows);
-  parallel_for(items, 1, [&](int64_t begin, int64_t end) { process_items_f32<Tiles>(p, pk, begin, end); });
+  run_queue(items, [&](WorkQueue& queue) { process_items_f32<Tiles>(p, pk, queue); });
 }
 
 }  // namespace

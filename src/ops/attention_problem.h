@@ -2,9 +2,12 @@
 // strides, plus the pieces every kernel shares (reading q/k/v rows, building score biases).
 #pragma once
 
+#include <algorithm>
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <vector>
 
 #include "tensor/dtype.h"
 
@@ -36,15 +39,22 @@ struct Problem {
 
 constexpr int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 
-// Reads `o` (a [batch, heads, len, dim] operand) in groups of `group` consecutive positions:
-// for every batch and group, in parallel, converts rows [s0, s0 + group) of all heads into
-// rows[h][g][padded_dim] and calls fn(b, s0, rows). Values are f32 (rounded through bf16 when
-// p.round_bf16) or, with as_bf16, bf16 bits; positions past len and dims past dim are zero.
-// Rows are read position-major (all heads of one position, then the next), which streams
-// through [B, S, H*D] projections instead of missing cache on every row.
-void for_each_row_group(const Problem& p, const Operand& o, int64_t heads, int64_t len, int64_t group,
-                        int64_t padded_dim, bool as_bf16,
-                        const std::function<void(int64_t b, int64_t s0, const void* rows)>& fn);
+// One operand to read in groups of positions (see for_each_row_group).
+struct RowGroupJob {
+  const Operand* operand;
+  int64_t heads, len;
+  std::function<void(int64_t b, int64_t s0, const void* rows)> fn;
+};
+
+// Reads each job's operand (a [batch, heads, len, dim] tensor) in groups of `group` consecutive
+// positions: for every batch and group, in parallel (all jobs in one parallel region),
+// converts rows [s0, s0 + group) of all heads into rows[h][g][padded_dim] and calls
+// fn(b, s0, rows). Values are f32 (rounded through bf16 when p.round_bf16) or, with as_bf16,
+// bf16 bits; positions past len and dims past dim are zero. Rows are read position-major (all
+// heads of one position, then the next), which streams through [B, S, H*D] projections instead
+// of missing cache on every row.
+void for_each_row_group(const Problem& p, int64_t group, int64_t padded_dim, bool as_bf16,
+                        const std::vector<RowGroupJob>& jobs);
 
 // 64-byte aligned scratch of at least `bytes` bytes, owned by the calling thread and reused by
 // later calls (slot 0..3 are independent buffers). The packed q/k/v copies are tens of MB; fresh
@@ -60,6 +70,27 @@ bool block_key_bias(const Problem& p, int64_t b, int64_t j0, int64_t n, int64_t 
 // (which starts as the block bias, or zeros when there is none).
 void add_additive_row(const Problem& p, int64_t b, int64_t h, int64_t i, int64_t j0, int64_t n,
                       float* row_bias);
+
+// Hands out work items [0, total) in chunks to whichever thread asks next. Dynamic rather than
+// static shares: on a shared machine one of our threads may be descheduled for a while, and
+// the others should take over its items instead of waiting at the end.
+class WorkQueue {
+ public:
+  WorkQueue(int64_t total, int threads)
+      : total_(total), chunk_(std::max<int64_t>(1, std::min<int64_t>(16, total / (8 * std::max(1, threads))))) {}
+  bool next(int64_t& begin, int64_t& end) {
+    begin = next_.fetch_add(chunk_, std::memory_order_relaxed);
+    end = std::min(total_, begin + chunk_);
+    return begin < total_;
+  }
+
+ private:
+  std::atomic<int64_t> next_{0};
+  int64_t total_, chunk_;
+};
+
+// Runs worker(queue) on every thread; each worker pulls item ranges from the queue.
+void run_queue(int64_t total, const std::function<void(WorkQueue&)>& worker);
 
 // Kernels (same contract, different instruction sets).
 void run_portable(const Problem& p);  // any CPU, f32 math
