@@ -28,7 +28,7 @@ void project_into(const LinearLayer& layer, const Tensor& x, Tensor out, const o
     Tensor ob = out.select(0, b);
     ops::Epilogue eb;
     eb.activation = e.activation;
-    if (e.gate.defined()) eb.gate = e.gate.dim(0) == 1 ? e.gate : e.gate.select(0, b);
+    if (e.gate.defined()) eb.gate = e.gate.ndim() == 1 || e.gate.dim(0) == 1 ? e.gate : e.gate.select(0, b);
     if (e.residual.defined()) eb.residual = residual_is_out ? ob : e.residual.select(0, b);
     layer.forward_into(x.select(0, b), ob, eb);
   }
