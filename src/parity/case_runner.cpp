@@ -43,6 +43,7 @@ CaseResult run_case(const FixtureCase& c, const RunOptions& options) {
     result.dumps.push_back(check(c, p, options));
     if (!result.dumps.back().pass && !result.first_drifting_dump) {
       result.first_drifting_dump = p.name;
+      result.pass = false;  // parity covers the intermediate layers, not only the outputs
     }
   }
   return result;

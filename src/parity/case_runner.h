@@ -56,7 +56,8 @@ struct CaseResult {
 CaseResult run_case(const FixtureCase& c, const RunOptions& options);
 
 // Human-readable table: one line per output (name, cos, max-abs, limit, PASS/FAIL), and
-// for a failure the first dump that drifts.
+// for a failure the first dump that drifts. A case passes only if every output and every
+// dump is within its tolerance.
 std::string format_result(const FixtureCase& c, const CaseResult& r, bool all_dumps);
 
 }  // namespace diffuse::parity
