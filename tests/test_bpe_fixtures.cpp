@@ -3,7 +3,7 @@
 // round trips and the loading-time budget on the real 7-11 MB tokenizer.json files.
 #include <gtest/gtest.h>
 
-#include <chrono>
+#include <ctime>
 #include <cstdio>
 #include <map>
 #include <string>
@@ -139,16 +139,25 @@ TEST(BpeFixtures, TruncationKeepsTheSpecialTokens) {
   EXPECT_EQ(padded.attention_mask, (std::vector<int32_t>{1, 1, 0, 0, 0}));
 }
 
+double thread_cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+}
+
 TEST(BpeFixtures, LoadsWellUnderASecond) {
   for (const char* name : {"qwen2_5", "qwen3", "tekken_nemo"}) {
-    const auto start = std::chrono::steady_clock::now();
+    // CPU time of this thread, not wall time: the test machines are shared.
+    const double start = thread_cpu_seconds();
     const BpeTokenizer t = BpeTokenizer::load(fixture_dir(name));
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    RecordProperty(std::string("load_seconds_") + name, std::to_string(seconds));
-    std::printf("load %s: %.3f s\n", name, seconds);
-    // Generous for a loaded shared machine and sanitizer builds; typical is ~0.5 s.
-    EXPECT_LT(seconds, 5.0) << name;
+    const double seconds = thread_cpu_seconds() - start;
+    std::printf("load %s: %.3f s CPU\n", name, seconds);
     EXPECT_GT(t.vocab_size(), 100000);
+#if defined(__SANITIZE_ADDRESS__)
+    (void)seconds;  // sanitizer builds are several times slower; only optimized builds are timed
+#else
+    EXPECT_LT(seconds, 1.0) << name;  // measured ~0.25 s on one core of a shared 2-core machine
+#endif
   }
 }
 
