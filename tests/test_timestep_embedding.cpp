@@ -60,7 +60,9 @@ TEST(TimestepEmbedding, WithinFloat32ArgumentErrorOfExactMath) {
           EXPECT_NEAR(got.item({b, j}), want.item({b, j}), tol);
           EXPECT_NEAR(got.item({b, half + j}), want.item({b, half + j}), tol);
         }
-        if (dim % 2) EXPECT_EQ(got.item({b, dim - 1}), 0.0);
+        if (dim % 2) {
+          EXPECT_EQ(got.item({b, dim - 1}), 0.0);
+        }
       }
     }
   }
