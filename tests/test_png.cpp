@@ -179,6 +179,8 @@ TEST(Png, RejectsMalformedFiles) {
   // A huge declared size must be refused before any allocation.
   testing::write_text(dir / "huge.png", hand_png(100000, 100000, 8, 2, {}));
   expect_error([&] { io::read_png(dir / "huge.png"); }, {dir / "huge.png", "invalid PNG"});
+  testing::write_text(dir / "many.png", hand_png(30000, 30000, 8, 2, {}));
+  expect_error([&] { io::read_png(dir / "many.png"); }, {dir / "many.png", "exceed the limit"});
   testing::write_text(dir / "zero.png", hand_png(0, 1, 8, 2, {""}));
   expect_error([&] { io::read_png(dir / "zero.png"); }, {dir / "zero.png", "invalid PNG"});
   expect_error([&] { io::read_png(dir / "absent.png"); }, {dir / "absent.png", "cannot open"});

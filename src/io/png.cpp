@@ -118,7 +118,11 @@ bool read_png_protected(ReadJob* job) {
                   png_get_bit_depth(job->png, job->info));
     return false;
   }
-  // Side limits keep this product far below SIZE_MAX.
+  if (static_cast<uint64_t>(job->width) * job->height > kMaxPngPixels) {
+    std::snprintf(job->error.message, sizeof job->error.message, "%ux%u pixels exceed the limit of %llu",
+                  job->width, job->height, static_cast<unsigned long long>(kMaxPngPixels));
+    return false;
+  }
   const size_t stride = static_cast<size_t>(job->width) * job->channels;
   if (png_get_rowbytes(job->png, job->info) != stride) {
     std::snprintf(job->error.message, sizeof job->error.message, "unexpected row size");

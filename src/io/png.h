@@ -26,8 +26,10 @@ struct PngContents {
   TextChunks text;  // tEXt, zTXt and iTXt chunks in file order
 };
 
-// Largest width or height read_png accepts; guards against absurd allocations.
+// Limits of read_png: the pixel buffer is allocated from the header's claimed size before
+// any pixel data is seen, so a forged header must not be able to ask for gigabytes.
 inline constexpr int kMaxPngSide = 1 << 15;
+inline constexpr uint64_t kMaxPngPixels = uint64_t{1} << 26;  // e.g. 8192 x 8192
 
 // Reads and validates a PNG; errors name the path.
 PngContents read_png(const std::string& path);

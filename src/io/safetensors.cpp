@@ -10,7 +10,7 @@
 namespace diffuse::io {
 
 std::shared_ptr<SafetensorsFile> SafetensorsFile::open(const std::string& path) {
-  auto file = std::make_shared<SafetensorsFile>();
+  std::shared_ptr<SafetensorsFile> file(new SafetensorsFile());
   file->path_ = path;
   file->mapping_ = MappedFile::open(path);
   file->header_ = parse_safetensors_header(file->mapping_->data(), file->mapping_->size(), path);

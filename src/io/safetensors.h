@@ -37,6 +37,7 @@ class SafetensorsFile {
   uint64_t file_bytes() const { return mapping_->size(); }
 
  private:
+  SafetensorsFile() = default;  // only open() makes one, so every instance is valid
   std::string path_;
   std::shared_ptr<MappedFile> mapping_;
   SafetensorsHeader header_;
