@@ -62,6 +62,8 @@ Tensor bias_with_mask(const Tensor& bias, const std::vector<uint8_t>& bits, int6
 // softmax is uniform: every query receives the mean of v over all keys. (The attention op
 // outputs 0 for such rows instead.) out, v: [L, inner], contiguous.
 void attend_uniformly(Tensor out, const Tensor& v) {
+  DIFFUSE_CHECK(out.is_contiguous() && v.is_contiguous() && out.shape() == v.shape(),
+                "T5 encoder: uniform attention needs contiguous [L, inner] tensors");
   const int64_t len = v.dim(0), inner = v.dim(1);
   std::vector<double> mean(static_cast<size_t>(inner), 0.0);
   const float* pv = v.data<float>();
