@@ -4,15 +4,14 @@
 // truncation keeps the EOS last, right padding with the pad id, mask over pieces + EOS,
 // decode inverting encode, and clear errors for missing or damaged model files.
 #include <gtest/gtest.h>
-#include <sentencepiece_trainer.h>
 
 #include <filesystem>
 #include <fstream>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "test_safetensors_helpers.h"
+#include "tiny_spiece.h"
 #include "text/sentencepiece_tokenizer.h"
 #include "text/t5_tokenizer.h"
 
@@ -23,66 +22,13 @@ namespace fs = std::filesystem;
 using testing::expect_error;
 using testing::ScratchDir;
 
-const std::vector<std::string>& training_sentences() {
-  static const std::vector<std::string> s = {
-      "a photo of a cat sitting on a red chair",
-      "a painting of a mountain lake at sunset",
-      "an astronaut riding a horse on the moon",
-      "a close up photo of a dog wearing sunglasses",
-      "a watercolor painting of a small town in the rain",
-      "the cat and the dog are sleeping on the sofa",
-      "a bowl of fruit on a wooden table, studio lighting",
-      "portrait of an old man with a white beard",
-      "a futuristic city skyline at night with neon lights",
-      "a cup of coffee next to an open book",
-      "two birds sitting on a branch in winter",
-      "a red car parked in front of a blue house",
-      "highly detailed illustration of a dragon flying over the sea",
-      "a child playing with a kite on the beach",
-      "a bright green forest path in the morning fog",
-  };
-  return s;
-}
-
-class VectorSentences : public sentencepiece::SentenceIterator {
- public:
-  explicit VectorSentences(const std::vector<std::string>& s) : s_(s) {}
-  bool done() const override { return i_ >= s_.size(); }
-  void Next() override { ++i_; }
-  const std::string& value() const override { return s_[i_]; }
-  sentencepiece::util::Status status() const override { return {}; }
-
- private:
-  const std::vector<std::string>& s_;
-  size_t i_ = 0;
-};
-
-// Serialized unigram model trained on training_sentences().
-std::string train_model(int eos_id) {
-  // The corpus is repeated so the unigram trainer sees enough sentences to reach its size.
-  std::vector<std::string> corpus;
-  for (int r = 0; r < 20; ++r)
-    for (const auto& s : training_sentences()) corpus.push_back(s);
-  VectorSentences it(corpus);
-  const std::unordered_map<std::string, std::string> args = {
-      {"model_type", "unigram"}, {"vocab_size", "150"},       {"hard_vocab_limit", "false"},
-      {"pad_id", "0"},           {"eos_id", std::to_string(eos_id)},
-      {"unk_id", "2"},           {"bos_id", "-1"},             {"character_coverage", "1.0"},
-      {"num_threads", "1"},      {"minloglevel", "2"},
-  };
-  std::string model;
-  const auto status = sentencepiece::SentencePieceTrainer::Train(args, &it, &model);
-  EXPECT_TRUE(status.ok()) << status.ToString();
-  return model;
-}
-
 class SentencePieceTest : public ::testing::Test {
  protected:
   // One model for the suite: training takes a noticeable fraction of a second.
   static void SetUpTestSuite() {
     dir_ = new ScratchDir();
     fs::create_directories(path("tokenizer"));
-    serialized_ = new std::string(train_model(1));
+    serialized_ = new std::string(testing::train_tiny_spiece(1));
     write("tokenizer/spiece.model", *serialized_);
   }
   static void TearDownTestSuite() {
@@ -233,7 +179,7 @@ TEST_F(SentencePieceTest, MissingOrDamagedModelFilesAreClearErrors) {
 }
 
 TEST_F(SentencePieceTest, ModelWithoutEosIsRejectedForT5) {
-  auto sp = SentencePieceTokenizer::from_serialized(train_model(-1), "no-eos model");
+  auto sp = SentencePieceTokenizer::from_serialized(testing::train_tiny_spiece(-1), "no-eos model");
   EXPECT_EQ(sp.eos_id(), -1);
   expect_error([&] { T5Tokenizer t(std::move(sp)); }, {"no-eos model", "EOS"});
 }
