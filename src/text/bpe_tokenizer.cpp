@@ -6,9 +6,9 @@
 #include "io/json_config.h"
 #include "io/printable.h"
 #include "runtime/error.h"
-#include "text/clip_vocab_files.h"
 #include "text/tokenizer_config.h"
 #include "text/utf8_codec.h"
+#include "text/vocab_files.h"
 
 namespace diffuse::text {
 
@@ -18,7 +18,7 @@ namespace fs = std::filesystem;
 
 struct Source {
   std::string folder;     // where the config files are looked for
-  std::string json_path;  // tokenizer.json, or "" for a CLIP vocab.json + merges.txt folder
+  std::string json_path;  // tokenizer.json, or "" for a vocab.json + merges.txt folder
 };
 
 Source locate(const std::string& path) {
@@ -43,7 +43,7 @@ BpeTokenizer BpeTokenizer::load(const std::string& path) {
   const std::string label =
       source.json_path.empty() ? source.folder + " (vocab.json + merges.txt)" : source.json_path;
   BpeTokenizer t(source.json_path.empty()
-                     ? parse_tokenizer_json(clip_tokenizer_json_from_files(source.folder, config), label)
+                     ? parse_tokenizer_json(tokenizer_json_from_vocab_files(source.folder, config), label)
                      : load_tokenizer_json(source.json_path));
   t.origin_ = label;
   TokenizerParts& parts = t.parts_;

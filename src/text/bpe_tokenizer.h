@@ -10,7 +10,7 @@
 //   4. with add_special_tokens, the post-processor's ids are put around the result.
 //
 // Sources: a tokenizer.json (plus tokenizer_config.json / special_tokens_map.json next to
-// it), or a CLIP folder with vocab.json + merges.txt (text/clip_vocab_files.h). The
+// it), or a CLIP / Qwen2 folder with vocab.json + merges.txt (text/vocab_files.h). The
 // tokenizer.json post-processor decides what add_special_tokens adds; when it is null,
 // tokenizer_config.json's add_bos_token / add_eos_token do (as transformers' Llama-style
 // fast tokenizers rebuild it).
@@ -35,7 +35,7 @@ struct PaddedTokens {
 
 class BpeTokenizer {
  public:
-  // `path` is a tokenizer folder (tokenizer.json, or CLIP's vocab.json + merges.txt) or a
+  // `path` is a tokenizer folder (tokenizer.json, or vocab.json + merges.txt) or a
   // tokenizer.json file. Errors are diffuse::Error naming the file and field at fault.
   static BpeTokenizer load(const std::string& path);
 

@@ -16,8 +16,8 @@
 
 namespace diffuse::text {
 
-// `folder` holds vocab.json and merges.txt; `config` is its tokenizer_config.json, whose
-// tokenizer_class must be CLIPTokenizer(Fast) and which must name bos, eos and unk tokens.
+// `folder` holds vocab.json and merges.txt; `config` is its tokenizer_config.json (tokenizer_class
+// CLIPTokenizer(Fast), checked by text/vocab_files.h), which must name bos, eos and unk tokens.
 io::Json clip_tokenizer_json_from_files(const std::string& folder, const TokenizerConfig& config);
 
 }  // namespace diffuse::text
