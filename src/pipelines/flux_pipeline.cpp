@@ -1,13 +1,11 @@
 #include "pipelines/flux_pipeline.h"
 
-#include <algorithm>
 #include <filesystem>
 
 #include "io/model_folder.h"
 #include "ops/shape.h"
 #include "pipelines/component_loader.h"
 #include "sampling/guidance.h"
-#include "sampling/pipeline_schedule.h"
 #include "sampling/torch_rng.h"
 
 namespace diffuse::pipelines {
@@ -126,25 +124,17 @@ Tensor FluxDenoiser::denoise(const PromptConditioning& cond, const PromptConditi
     DIFFUSE_CHECK(uncond->embeds.shape() == cond.embeds.shape(), "negative prompt embeddings ",
                   shape_str(uncond->embeds.shape()), " differ from the prompt's ", shape_str(cond.embeds.shape()));
   }
-  FlowMatchEulerScheduler scheduler(scheduler_config_);
-  const PipelineSchedule ps = pipeline_schedule(variant_ == FluxVariant::Flux ? "flux" : "chroma");
-  scheduler.set_timesteps(pipeline_sigmas(settings.steps, ps.spacing),
-                          calculate_shift(geometry.tokens(), scheduler_config_));
   const Tensor img_ids = flux_image_ids(geometry);
-  latents = latents.to(DType::F32);
   int call = 0;
-  for (int i = 0; i < scheduler.num_steps(); ++i) {
-    const float t = scheduler.timesteps()[i];
-    const float mt = model_time(t, ps.model_time, scheduler_config_.num_train_timesteps);
-    const bool guided = cfg && i >= settings.cfg_skip;
+  const auto guided_velocity = [&](const Tensor& x, const FlowStep& step) {
+    const bool guided = cfg && step.index >= settings.cfg_skip;
     std::vector<const PromptConditioning*> rows = {&cond};
     if (guided) rows.push_back(uncond);
-    Tensor v = velocity(rows, latents, mt, img_ids, settings, observer, call);
-    if (guided) v = cfg_combine(v.slice(0, 0, 1), v.slice(0, 1, 2), settings.cfg_scale);
-    latents = scheduler.step(v, i, latents);
-    if (observer.on_step) observer.on_step(i, t, latents);
-  }
-  return latents;
+    const Tensor v = velocity(rows, x, step.model_time, img_ids, settings, observer, call);
+    return guided ? cfg_combine(v.slice(0, 0, 1), v.slice(0, 1, 2), settings.cfg_scale) : v;
+  };
+  return run_flow_sampler(scheduler_config_, variant_ == FluxVariant::Flux ? "flux" : "chroma", settings.steps,
+                          geometry.tokens(), std::move(latents), guided_velocity, observer);
 }
 
 std::unique_ptr<models::AutoencoderKL> load_flux_vae(const std::string& root, const models::ModelOptions& options) {
@@ -157,14 +147,9 @@ std::unique_ptr<models::AutoencoderKL> load_flux_vae(const std::string& root, co
 
 Tensor decode_packed_latents(const models::AutoencoderKL& vae, const Tensor& latents, const LatentGeometry& g,
                              const std::function<void(const Tensor& z, const Tensor& raw)>& decoded_trace) {
-  const Tensor unpacked = ops::unpack_latents_2x2(latents.to(DType::F32), g.latent_h, g.latent_w);
-  const Tensor z = vae.from_model_latent(unpacked);
-  Tensor image = vae.decode(z);
-  if (decoded_trace) decoded_trace(z, image);
-  image = image.clone();
-  float* p = image.data_mut<float>();
-  for (int64_t i = 0; i < image.numel(); ++i) p[i] = std::min(1.0f, std::max(0.0f, p[i] / 2.0f + 0.5f));
-  return image;
+  const LatentDecoder decoder{[&](const Tensor& x) { return vae.from_model_latent(x); },
+                              [&](const Tensor& z) { return vae.decode(z); }};
+  return decode_packed_latents(decoder, latents, g, decoded_trace);
 }
 
 Tensor initial_noise(uint64_t seed, int64_t channels, const LatentGeometry& g, DType dtype) {

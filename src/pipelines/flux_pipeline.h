@@ -16,7 +16,9 @@
 #include "models/dit/chroma_transformer.h"
 #include "models/dit/flux_transformer.h"
 #include "models/vae/autoencoder_kl.h"
+#include "pipelines/flow_sampler.h"
 #include "pipelines/latent_geometry.h"
+#include "pipelines/packed_latent_decode.h"
 #include "sampling/flow_match_scheduler.h"
 
 namespace diffuse::pipelines {
@@ -38,15 +40,6 @@ struct DenoiseSettings {
   float guidance = 3.5f;   // FLUX.1-dev embedded guidance; unused without guidance_embeds
   float cfg_scale = 1.0f;  // uncond + s * (cond - uncond) when > 1 and a negative is given
   int cfg_skip = 0;        // steps at the start that run without the uncond pass
-};
-
-struct DenoiseObserver {
-  // After each scheduler step: step index, scheduler timestep t, latents (packed).
-  std::function<void(int step, float t, const Tensor& latents)> on_step;
-  // Every transformer evaluation as the reference pipeline makes it: cond first, then uncond
-  // (our batched call is reported as those two calls). Args: hidden_states, timestep,
-  // guidance (FLUX with guidance_embeds), attention_mask (Chroma), img_ids, txt_ids, out.
-  std::function<void(int call, const std::map<std::string, Tensor>& args)> on_transformer_call;
 };
 
 class FluxDenoiser {
@@ -83,9 +76,8 @@ class FluxDenoiser {
 // Loads <root>/vae (AutoencoderKL).
 std::unique_ptr<models::AutoencoderKL> load_flux_vae(const std::string& root, const models::ModelOptions& options);
 
-// Packed latents [B, tokens, 4C] -> image [B, 3, H, W] in [0, 1]: unpack, z / scaling +
-// shift, decode, (x / 2 + 0.5).clamp(0, 1). `decoded_trace` (optional) receives the VAE
-// input z and its raw output, as the reference pipelines' dumps hold them.
+// Packed latents [B, tokens, 4C] -> image [B, 3, H, W] in [0, 1] (packed_latent_decode.h) with
+// the FLUX VAE's z / scaling + shift.
 Tensor decode_packed_latents(const models::AutoencoderKL& vae, const Tensor& latents,
                              const LatentGeometry& geometry,
                              const std::function<void(const Tensor& z, const Tensor& raw)>& decoded_trace = {});

@@ -8,9 +8,12 @@
 #include "io/model_folder.h"
 #include "models/dit/chroma_transformer.h"
 #include "models/dit/flux_transformer.h"
+#include "models/dit/qwenimage_transformer.h"
 #include "models/text/clip_text_model.h"
+#include "models/text/decoder_llm.h"
 #include "models/text/t5_encoder.h"
 #include "models/vae/autoencoder_kl.h"
+#include "models/vae/autoencoder_kl_qwenimage.h"
 
 namespace diffuse::pipelines {
 
@@ -27,9 +30,16 @@ const std::map<std::string, ComponentBuilder>& catalog() {
   static const std::map<std::string, ComponentBuilder> table = {
       {"FluxTransformer2DModel", builder<models::FluxTransformer2DModel, models::FluxTransformerConfig>()},
       {"ChromaTransformer2DModel", builder<models::ChromaTransformer2DModel, models::ChromaTransformerConfig>()},
+      {"QwenImageTransformer2DModel",
+       builder<models::QwenImageTransformer2DModel, models::QwenImageTransformerConfig>()},
       {"AutoencoderKL", builder<models::AutoencoderKL, models::AutoencoderKLConfig>()},
+      {"AutoencoderKLQwenImage", builder<models::AutoencoderKLQwenImage, models::AutoencoderKLQwenImageConfig>()},
       {"T5EncoderModel", builder<models::T5Encoder, models::T5EncoderConfig>()},
       {"CLIPTextModel", builder<models::CLIPTextModel, models::CLIPTextModelConfig>()},
+      {"Qwen2_5_VLForConditionalGeneration", builder<models::DecoderLlm, models::DecoderLlmConfig>()},
+      {"Qwen3VLForConditionalGeneration", builder<models::DecoderLlm, models::DecoderLlmConfig>()},
+      {"Mistral3ForConditionalGeneration", builder<models::DecoderLlm, models::DecoderLlmConfig>()},
+      {"Mistral3Model", builder<models::DecoderLlm, models::DecoderLlmConfig>()},
   };
   return table;
 }
@@ -78,7 +88,9 @@ io::WeightBinder check_component(const std::string& root, const std::string& com
   const auto expected = expected_tensors(class_name, io::load_json(config_path), config_path);
   io::WeightBinder binder(io::open_component_weights(root, component));
   for (const auto& e : expected) {
-    if (e.optional) {
+    if (e.linear_weight) {
+      binder.take_linear_weight(e.name, e.shape);  // float or quantized storage
+    } else if (e.optional) {
       binder.take_optional(e.name, e.shape);
     } else {
       binder.take(e.name, e.shape);
