@@ -16,6 +16,7 @@ const std::map<std::string, CaseFn>& registry() {
       {"transformers.T5EncoderModel", run_t5_encoder_case},
       {"FluxTransformer2DModel", run_flux_transformer_case},
       {"ChromaTransformer2DModel", run_chroma_transformer_case},
+      {"QwenImageTransformer2DModel", run_qwenimage_transformer_case},
       {"AutoencoderKL", run_autoencoder_kl_case},
   };
   return table;

@@ -145,13 +145,22 @@ void QkNorm::apply(Tensor& heads) const {
   ops::rms_norm_inplace(heads, &weight_, o);
 }
 
-FluxDoubleBlock::FluxDoubleBlock(io::WeightBinder& b, const FluxBlockDims& d, bool adaln_linears,
+DoubleBlockNames DoubleBlockNames::flux(bool adaln_linears) {
+  if (!adaln_linears) return {"", "", "ff", "ff_context"};
+  return {"norm1.linear", "norm1_context.linear", "ff", "ff_context"};
+}
+
+DoubleBlockNames DoubleBlockNames::qwen_image() { return {"img_mod.1", "txt_mod.1", "img_mlp", "txt_mlp"}; }
+
+FluxDoubleBlock::FluxDoubleBlock(io::WeightBinder& b, const FluxBlockDims& d, const DoubleBlockNames& names,
                                  const ModelOptions& o)
     : dims_(d), precision_(o.precision) {
   const int64_t dim = d.dim;
-  if (adaln_linears) {
-    norm1_linear_.emplace(b, "norm1.linear", dim, 6 * dim, true, o);
-    norm1_context_linear_.emplace(b, "norm1_context.linear", dim, 6 * dim, true, o);
+  DIFFUSE_CHECK(names.image_modulation.empty() == names.text_modulation.empty(),
+                "double block: adaLN linears must be given for both streams or neither");
+  if (!names.image_modulation.empty()) {
+    image_modulation_.emplace(b, names.image_modulation, dim, 6 * dim, true, o);
+    text_modulation_.emplace(b, names.text_modulation, dim, 6 * dim, true, o);
   }
   to_q_ = LinearLayer(b, "attn.to_q", dim, dim, true, o);
   to_k_ = LinearLayer(b, "attn.to_k", dim, dim, true, o);
@@ -165,20 +174,20 @@ FluxDoubleBlock::FluxDoubleBlock(io::WeightBinder& b, const FluxBlockDims& d, bo
   norm_added_k_ = QkNorm(b, "attn.norm_added_k", d.head_dim);
   to_out_ = LinearLayer(b, "attn.to_out.0", dim, dim, true, o);
   to_add_out_ = LinearLayer(b, "attn.to_add_out", dim, dim, true, o);
-  ff_in_ = LinearLayer(b, "ff.net.0.proj", dim, d.mlp_hidden, true, o);
-  ff_out_ = LinearLayer(b, "ff.net.2", d.mlp_hidden, dim, true, o);
-  ff_context_in_ = LinearLayer(b, "ff_context.net.0.proj", dim, d.mlp_hidden, true, o);
-  ff_context_out_ = LinearLayer(b, "ff_context.net.2", d.mlp_hidden, dim, true, o);
+  ff_in_ = LinearLayer(b, names.image_mlp + ".net.0.proj", dim, d.mlp_hidden, true, o);
+  ff_out_ = LinearLayer(b, names.image_mlp + ".net.2", d.mlp_hidden, dim, true, o);
+  ff_context_in_ = LinearLayer(b, names.text_mlp + ".net.0.proj", dim, d.mlp_hidden, true, o);
+  ff_context_out_ = LinearLayer(b, names.text_mlp + ".net.2", d.mlp_hidden, dim, true, o);
 }
 
 Tensor FluxDoubleBlock::image_modulation(const Tensor& silu_temb) const {
-  DIFFUSE_CHECK(norm1_linear_, "FLUX double block: built without adaLN linears");
-  return norm1_linear_->forward(silu_temb).reshape({silu_temb.dim(0), 6, dims_.dim});
+  DIFFUSE_CHECK(image_modulation_, "double block: built without adaLN linears");
+  return image_modulation_->forward(silu_temb).reshape({silu_temb.dim(0), 6, dims_.dim});
 }
 
 Tensor FluxDoubleBlock::text_modulation(const Tensor& silu_temb) const {
-  DIFFUSE_CHECK(norm1_context_linear_, "FLUX double block: built without adaLN linears");
-  return norm1_context_linear_->forward(silu_temb).reshape({silu_temb.dim(0), 6, dims_.dim});
+  DIFFUSE_CHECK(text_modulation_, "double block: built without adaLN linears");
+  return text_modulation_->forward(silu_temb).reshape({silu_temb.dim(0), 6, dims_.dim});
 }
 
 void FluxDoubleBlock::forward(Tensor& ctx, Tensor& x, const AdaLnZeroModulation& img,

@@ -74,14 +74,34 @@ class QkNorm {
   Tensor weight_;  // [head_dim] f32
 };
 
-// transformer_blocks.i (FluxTransformerBlock / ChromaTransformerBlock).
+// Where the double-stream block's models keep its modules: the same math under different names
+// (diffusers FluxTransformerBlock / ChromaTransformerBlock vs QwenImageTransformerBlock).
+struct DoubleBlockNames {
+  // The per-stream adaLN linears (dim -> 6 dim) applied to SiLU(temb); empty = the block has none
+  // and its modulation comes from elsewhere (Chroma's approximator).
+  std::string image_modulation, text_modulation;
+  // The per-stream FeedForward modules (".net.0.proj" dim -> 4 dim, ".net.2" 4 dim -> dim).
+  std::string image_mlp, text_mlp;
+
+  // FLUX: norm1.linear / norm1_context.linear (or none: Chroma), ff / ff_context.
+  static DoubleBlockNames flux(bool adaln_linears);
+  // Qwen-Image: img_mod.1 / txt_mod.1 (index 1 of nn.Sequential(SiLU, Linear)), img_mlp / txt_mlp.
+  static DoubleBlockNames qwen_image();
+};
+
+// transformer_blocks.i (FluxTransformerBlock / ChromaTransformerBlock / QwenImageTransformerBlock):
+// adaLN-Zero (shift, scale, gate) x 2 per stream, joint attention over [text, image], GELU-tanh
+// MLPs, raw gates.
 class FluxDoubleBlock {
  public:
+  FluxDoubleBlock(io::WeightBinder& binder, const FluxBlockDims& dims, const DoubleBlockNames& names,
+                  const ModelOptions& options);
   // `adaln_linears`: FLUX's norm1.linear / norm1_context.linear (dim -> 6 dim); Chroma has none.
   FluxDoubleBlock(io::WeightBinder& binder, const FluxBlockDims& dims, bool adaln_linears,
-                  const ModelOptions& options);
+                  const ModelOptions& options)
+      : FluxDoubleBlock(binder, dims, DoubleBlockNames::flux(adaln_linears), options) {}
 
-  // FLUX only: norm1.linear(silu_temb), norm1_context.linear(silu_temb) as [B, 6, D] rows.
+  // The block's own adaLN linears of SiLU(temb) as [B, 6, D] rows (FLUX, Qwen-Image).
   Tensor image_modulation(const Tensor& silu_temb) const;
   Tensor text_modulation(const Tensor& silu_temb) const;
 
@@ -92,7 +112,7 @@ class FluxDoubleBlock {
  private:
   FluxBlockDims dims_;
   Precision precision_;
-  std::optional<LinearLayer> norm1_linear_, norm1_context_linear_;
+  std::optional<LinearLayer> image_modulation_, text_modulation_;
   LinearLayer to_q_, to_k_, to_v_, add_q_proj_, add_k_proj_, add_v_proj_, to_out_, to_add_out_;
   QkNorm norm_q_, norm_k_, norm_added_q_, norm_added_k_;
   LinearLayer ff_in_, ff_out_, ff_context_in_, ff_context_out_;

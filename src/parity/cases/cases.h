@@ -12,6 +12,7 @@ ProducedSet run_flux_pipeline_case(const FixtureCase& c, const RunOptions& o);  
 ProducedSet run_t5_encoder_case(const FixtureCase& c, const RunOptions& o);  // class "transformers.T5EncoderModel"
 ProducedSet run_flux_transformer_case(const FixtureCase& c, const RunOptions& o);    // class "FluxTransformer2DModel"
 ProducedSet run_chroma_transformer_case(const FixtureCase& c, const RunOptions& o);  // class "ChromaTransformer2DModel"
+ProducedSet run_qwenimage_transformer_case(const FixtureCase& c, const RunOptions& o);  // "QwenImageTransformer2DModel"
 ProducedSet run_autoencoder_kl_case(const FixtureCase& c, const RunOptions& o);  // class "AutoencoderKL"
 
 }  // namespace diffuse::parity
