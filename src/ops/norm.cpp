@@ -334,4 +334,56 @@ void rms_norm_inplace(Tensor& x, const Tensor* weight, const RmsNormOptions& opt
   rms_norm_into(x, weight, options, base, false, &rows, op);
 }
 
+// ---- Channel RMSNorm (causal-VAE norm) -------------------------------------------------
+
+Tensor channel_rms_norm(const Tensor& x, const Tensor* gamma, const Tensor* bias, bool fuse_silu) {
+  const char* op = "channel_rms_norm";
+  check_f32(x, op, "x");
+  check_contiguous(x, op, "x");
+  DIFFUSE_CHECK(x.ndim() >= 2, op, ": x must be [N, C, ...], got ", shape_str(x.shape()));
+  const int64_t n = x.dim(0), c = x.dim(1);
+  const int64_t positions = n * c == 0 ? 0 : x.numel() / (n * c);
+  Tensor gh, bh;
+  const float* g = optional_vector(gamma, c, op, "gamma", gh);
+  const float* b = optional_vector(bias, c, op, "bias", bh);
+  Tensor out = Tensor::empty(x.shape(), DType::F32);
+  if (out.numel() == 0) return out;
+  const float* src = x.data<float>();
+  float* dst = out.data_mut<float>();
+  const float sqrt_c = static_cast<float>(std::sqrt(static_cast<double>(c)));
+  // Channels are `positions` apart, so each task takes a run of positions and walks the
+  // channels twice (sum of squares, then scale): unit-stride inner loops, and the run of one
+  // image (C x kChunk floats) stays in cache between the two walks.
+  constexpr int64_t kChunk = 256;
+  const int64_t chunks = (positions + kChunk - 1) / kChunk;
+  parallel_for(n * chunks, 1, [&](int64_t begin, int64_t end) {
+    double sum_sq[kChunk];
+    float inv[kChunk];
+    for (int64_t task = begin; task < end; ++task) {
+      const int64_t img = task / chunks, p0 = (task % chunks) * kChunk;
+      const int64_t len = std::min(kChunk, positions - p0);
+      const float* xs = src + img * c * positions + p0;
+      float* ys = dst + img * c * positions + p0;
+      std::fill(sum_sq, sum_sq + len, 0.0);
+      for (int64_t ci = 0; ci < c; ++ci) {
+        const float* row = xs + ci * positions;
+#pragma omp simd
+        for (int64_t i = 0; i < len; ++i) sum_sq[i] += static_cast<double>(row[i]) * row[i];
+      }
+      // F.normalize divides by the norm clamped below at 1e-12.
+      for (int64_t i = 0; i < len; ++i) inv[i] = static_cast<float>(1.0 / std::max(std::sqrt(sum_sq[i]), 1e-12));
+      for (int64_t ci = 0; ci < c; ++ci) {
+        const float* row = xs + ci * positions;
+        float* y = ys + ci * positions;
+        const float scale = g != nullptr ? sqrt_c * g[ci] : sqrt_c;
+        const float shift = b != nullptr ? b[ci] : 0.0f;
+#pragma omp simd
+        for (int64_t i = 0; i < len; ++i) y[i] = row[i] * inv[i] * scale + shift;
+        if (fuse_silu) apply_activation(y, len, Activation::Silu);
+      }
+    }
+  });
+  return out;
+}
+
 }  // namespace diffuse::ops

@@ -66,4 +66,11 @@ Tensor rms_norm(const Tensor& x, const Tensor* weight, const RmsNormOptions& opt
 // fused QKV buffer.
 void rms_norm_inplace(Tensor& x, const Tensor* weight, const RmsNormOptions& options);
 
+// RMS normalization across the channels of each position of x [N, C, *spatial] (contiguous
+// f32), the norm of the Wan / Qwen-Image causal VAE (F.normalize over dim 1, then the
+// module's scale): y = x / max(||x[n, :, p]||_2, 1e-12) * sqrt(C) * gamma[c] + bias[c].
+// gamma and bias are [C] (any float dtype) or null; `fuse_silu` applies SiLU in the same pass.
+// The squared norms are accumulated in double.
+Tensor channel_rms_norm(const Tensor& x, const Tensor* gamma, const Tensor* bias, bool fuse_silu = false);
+
 }  // namespace diffuse::ops

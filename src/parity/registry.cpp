@@ -21,6 +21,7 @@ const std::map<std::string, CaseFn>& registry() {
       {"ChromaTransformer2DModel", run_chroma_transformer_case},
       {"QwenImageTransformer2DModel", run_qwenimage_transformer_case},
       {"AutoencoderKL", run_autoencoder_kl_case},
+      {"AutoencoderKLQwenImage", run_autoencoder_kl_qwenimage_case},
   };
   return table;
 }

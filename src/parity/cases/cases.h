@@ -15,5 +15,6 @@ ProducedSet run_flux_transformer_case(const FixtureCase& c, const RunOptions& o)
 ProducedSet run_chroma_transformer_case(const FixtureCase& c, const RunOptions& o);  // class "ChromaTransformer2DModel"
 ProducedSet run_qwenimage_transformer_case(const FixtureCase& c, const RunOptions& o);  // "QwenImageTransformer2DModel"
 ProducedSet run_autoencoder_kl_case(const FixtureCase& c, const RunOptions& o);  // class "AutoencoderKL"
+ProducedSet run_autoencoder_kl_qwenimage_case(const FixtureCase& c, const RunOptions& o);  // "AutoencoderKLQwenImage"
 
 }  // namespace diffuse::parity
