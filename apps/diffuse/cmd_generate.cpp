@@ -1,15 +1,17 @@
-// diffuse generate: prompt -> PNG for the model families diffuse runs end to end.
+// diffuse generate: prompt -> PNG for the model families diffuse runs end to end. The model
+// folder's pipeline class picks the family (generate_family.h).
 #include <cstdio>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <random>
 
 #include "args.h"
 #include "command.h"
+#include "generate_family.h"
 #include "io/image.h"
 #include "io/model_folder.h"
 #include "io/png.h"
-#include "pipelines/flux_text.h"
 #include "pipelines/model_catalog.h"
 #include "runtime/log.h"
 #include "runtime/parallel.h"
@@ -19,18 +21,22 @@
 namespace diffuse::cli {
 namespace {
 
-struct Defaults {
-  int steps;
-  float cfg;       // guidance_scale (Chroma) / true_cfg_scale (FLUX)
-  float guidance;  // FLUX.1-dev embedded guidance
-  std::optional<std::string> negative;
-};
+const std::map<std::string, GenerateFamily>& families() {
+  static const std::map<std::string, GenerateFamily> table = {
+      {"FluxPipeline", generate_flux},
+      {"ChromaPipeline", generate_flux},
+      {"QwenImagePipeline", generate_qwen_image},
+  };
+  return table;
+}
 
-// The reference pipelines' defaults (shared/models: chroma.md §5, flux1.md §5).
-Defaults model_defaults(pipelines::FluxVariant variant, bool guidance_embeds) {
-  if (variant == pipelines::FluxVariant::Chroma) return {35, 5.0f, 0.0f, std::string()};
-  if (guidance_embeds) return {28, 1.0f, 3.5f, std::nullopt};  // FLUX.1-dev
-  return {4, 1.0f, 0.0f, std::nullopt};                          // FLUX.1-schnell
+GenerateFamily family_for(const std::string& root, const std::string& pipeline_class) {
+  const auto it = families().find(pipeline_class);
+  if (it != families().end()) return it->second;
+  std::string known;
+  for (const auto& [name, fn] : families()) known += (known.empty() ? "" : ", ") + name;
+  fail(root, "/model_index.json: pipeline '", pipeline_class, "' is not supported by generate (supported: ", known,
+       ")");
 }
 
 // Every weight-bearing component is checked against its architecture before any compute.
@@ -53,9 +59,11 @@ int run_generate(int argc, char** argv) {
   Args args;
   args.option("model", "diffusers model folder or Hugging Face cache folder (models--ORG--NAME)", "-m");
   args.option("prompt", "text prompt", "-p");
-  args.option("negative-prompt", "negative prompt (enables CFG when --cfg > 1)", "-n");
-  args.option("steps", "denoising steps (default: the model's)");
-  args.option("cfg", "CFG scale: Chroma guidance_scale (default 5), FLUX true_cfg_scale (default 1 = off)");
+  args.option("negative-prompt", "negative prompt (enables CFG when --cfg > 1; Qwen-Image default \" \")", "-n");
+  args.option("steps", "denoising steps (default: the model's: Chroma 35, FLUX.1-dev 28, schnell 4, Qwen-Image 50)");
+  args.option("cfg",
+              "CFG scale: Chroma guidance_scale (default 5), FLUX true_cfg_scale (default 1 = off), Qwen-Image "
+              "true_cfg_scale (default 4)");
   args.option("guidance", "FLUX.1-dev embedded guidance (default 3.5)");
   args.option("cfg-skip", "run the first N steps without the unconditional pass", "", "0");
   args.option("seed", "random seed (PyTorch-identical noise; default: random)");
@@ -63,97 +71,61 @@ int run_generate(int argc, char** argv) {
   args.option("height", "image height in pixels", "-H", "1024");
   args.option("output", "output PNG path", "-o", "diffuse.png");
   args.option("threads", "worker threads (default: all cores)");
-  args.option("max-seq-len", "T5 sequence length (default 512)", "", "512");
+  args.option("max-seq-len", "text tokens given to the transformer (default 512; Qwen-Image at most 1024)");
   args.option("dtype", "compute precision: bf16 (default) or f32", "", "bf16");
   args.option("chroma-mask", "Chroma text mask: 'keys' (original model, default) or 'diffusers-additive'", "", "keys");
   args.flag("quiet", "no progress output", "-q");
   if (!args.parse(argc, argv, "diffuse generate -m MODEL -p PROMPT [options]")) return 0;
   if (args.has("quiet")) set_log_level(LogLevel::Quiet);
   if (args.has("threads")) set_num_threads(args.get_int("threads"));
-  const std::string prompt = args.get("prompt");
+
+  GenerateRequest request;
+  request.prompt = args.get("prompt");
   const std::string dtype = args.get("dtype");
   DIFFUSE_CHECK(dtype == "bf16" || dtype == "f32", "--dtype must be bf16 or f32, got '", dtype, "'");
-  const std::string mask_arg = args.get("chroma-mask");
-  DIFFUSE_CHECK(mask_arg == "keys" || mask_arg == "diffusers-additive",
-                "--chroma-mask must be 'keys' or 'diffusers-additive', got '", mask_arg, "'");
-  models::ModelOptions options;
-  options.precision = dtype == "f32" ? models::Precision::F32 : models::Precision::BF16;
+  request.options.precision = dtype == "f32" ? models::Precision::F32 : models::Precision::BF16;
+  request.chroma_mask = args.get("chroma-mask");
+  DIFFUSE_CHECK(request.chroma_mask == "keys" || request.chroma_mask == "diffusers-additive",
+                "--chroma-mask must be 'keys' or 'diffusers-additive', got '", request.chroma_mask, "'");
+  if (args.has("negative-prompt")) request.negative = args.get("negative-prompt");
+  if (args.has("steps")) request.steps = args.get_int("steps");
+  DIFFUSE_CHECK(!request.steps || *request.steps >= 1, "--steps must be at least 1");
+  if (args.has("cfg")) request.cfg = static_cast<float>(args.get_double("cfg"));
+  if (args.has("guidance")) request.guidance = static_cast<float>(args.get_double("guidance"));
+  if (args.has("max-seq-len")) request.max_sequence_length = args.get_int("max-seq-len");
+  request.cfg_skip = args.get_int("cfg-skip");
+  request.seed = args.has("seed") ? std::stoull(args.get("seed")) : std::random_device{}();
+  request.width = args.get_int("width");
+  request.height = args.get_int("height");
 
   Timer total;
   const std::string root = io::resolve_model_path(args.get("model"));
   const io::ModelIndex index = io::read_model_index(root);
-  const auto variant = pipelines::flux_variant_from_pipeline_class(index.class_name);
-  const io::Json transformer_config = io::load_component_config(root, "transformer");
-  const Defaults defaults = model_defaults(
-      variant, io::get_bool(transformer_config, "guidance_embeds", false, root + "/transformer/config.json"));
-  pipelines::DenoiseSettings settings;
-  settings.steps = args.has("steps") ? args.get_int("steps") : defaults.steps;
-  settings.cfg_scale = args.has("cfg") ? static_cast<float>(args.get_double("cfg")) : defaults.cfg;
-  settings.guidance = args.has("guidance") ? static_cast<float>(args.get_double("guidance")) : defaults.guidance;
-  settings.cfg_skip = args.get_int("cfg-skip");
-  DIFFUSE_CHECK(settings.steps >= 1, "--steps must be at least 1");
-  std::optional<std::string> negative = args.has("negative-prompt") ? std::optional(args.get("negative-prompt"))
-                                                                      : defaults.negative;
-  if (settings.cfg_scale <= 1.0f) negative.reset();  // no CFG: the negative prompt is unused
-  const uint64_t seed = args.has("seed") ? std::stoull(args.get("seed")) : std::random_device{}();
+  const GenerateFamily family = family_for(root, index.class_name);
 
   Timer phase;
   preflight(root, index);
   const double preflight_s = phase.seconds();
+  const GenerateResult r = family(root, index, request);
 
-  // Text encoders are loaded, run and released before the transformer is loaded.
-  phase.reset();
-  auto prompts = pipelines::encode_flux_prompts(root, variant, prompt, negative, args.get_int("max-seq-len"), options);
-  const double text_s = phase.seconds();
-
-  phase.reset();
-  auto vae = pipelines::load_flux_vae(root, options);
-  const auto geometry = pipelines::LatentGeometry::from_image_size(args.get_int("height"), args.get_int("width"),
-                                                                   vae->config().downscale_factor());
-  auto denoiser = pipelines::FluxDenoiser::load(
-      root, variant, options,
-      mask_arg == "keys" ? models::ChromaMaskMode::KeyMask : models::ChromaMaskMode::DiffusersAdditive);
-  const double load_s = phase.seconds();
-  log_info(str_cat("generating ", geometry.width, "x", geometry.height, ", ", settings.steps, " steps, seed ", seed,
-                   negative ? str_cat(", CFG ", settings.cfg_scale) : std::string()));
-
-  phase.reset();
-  const Tensor noise = pipelines::initial_noise(seed, denoiser->latent_channels(), geometry,
-                                                options.precision == models::Precision::BF16 ? DType::BF16 : DType::F32);
-  ProgressBar bar("step", settings.steps);
-  pipelines::DenoiseObserver observer;
-  observer.on_step = [&](int i, float, const Tensor&) { bar.update(i + 1); };
-  const Tensor latents = denoiser->denoise(prompts.cond, prompts.uncond ? &*prompts.uncond : nullptr, noise, geometry,
-                                           settings, observer);
-  bar.finish();
-  denoiser.reset();
-  const double denoise_s = phase.seconds();
-
-  phase.reset();
-  const Tensor image = pipelines::decode_packed_latents(*vae, latents, geometry);
-  const double decode_s = phase.seconds();
-
-  const io::Image8 rgb = io::image_to_rgb8(image.select(0, 0));
+  const io::Image8 rgb = io::image_to_rgb8(r.image.select(0, 0));
   io::TextChunks meta = {
       {"Software", "diffuse"},
-      {"prompt", prompt},
+      {"prompt", request.prompt},
       {"model", std::filesystem::path(root).filename().string()},
       {"pipeline", index.class_name},
-      {"steps", std::to_string(settings.steps)},
-      {"seed", std::to_string(seed)},
-      {"size", str_cat(geometry.width, "x", geometry.height)},
-      {"cfg", str_cat(settings.cfg_scale)},
+      {"steps", std::to_string(r.steps)},
+      {"seed", std::to_string(request.seed)},
+      {"size", str_cat(r.geometry.width, "x", r.geometry.height)},
       {"dtype", dtype},
   };
-  if (negative) meta.push_back({"negative_prompt", *negative});
-  if (variant == pipelines::FluxVariant::Flux) meta.push_back({"guidance", str_cat(settings.guidance)});
-  if (settings.cfg_skip) meta.push_back({"cfg_skip", std::to_string(settings.cfg_skip)});
+  meta.insert(meta.end(), r.metadata.begin(), r.metadata.end());
   const std::string output = args.get("output");
   io::write_png(output, rgb, meta);
 
-  log_info(str_cat("timings: check ", fmt_seconds(preflight_s), ", text ", fmt_seconds(text_s), ", load ",
-                   fmt_seconds(load_s), ", denoise ", fmt_seconds(denoise_s), " (",
-                   fmt_seconds(denoise_s / settings.steps), "/step), decode ", fmt_seconds(decode_s), ", total ",
+  log_info(str_cat("timings: check ", fmt_seconds(preflight_s), ", text ", fmt_seconds(r.text_s), ", load ",
+                   fmt_seconds(r.load_s), ", denoise ", fmt_seconds(r.denoise_s), " (",
+                   fmt_seconds(r.denoise_s / r.steps), "/step), decode ", fmt_seconds(r.decode_s), ", total ",
                    fmt_seconds(total.seconds())));
   log_info(str_cat("peak memory: ", peak_resident_bytes() / (1024 * 1024), " MiB"));
   std::printf("%s\n", output.c_str());

@@ -6,7 +6,6 @@
 #include "ops/shape.h"
 #include "pipelines/component_loader.h"
 #include "sampling/guidance.h"
-#include "sampling/torch_rng.h"
 
 namespace diffuse::pipelines {
 
@@ -150,12 +149,6 @@ Tensor decode_packed_latents(const models::AutoencoderKL& vae, const Tensor& lat
   const LatentDecoder decoder{[&](const Tensor& x) { return vae.from_model_latent(x); },
                               [&](const Tensor& z) { return vae.decode(z); }};
   return decode_packed_latents(decoder, latents, g, decoded_trace);
-}
-
-Tensor initial_noise(uint64_t seed, int64_t channels, const LatentGeometry& g, DType dtype) {
-  TorchGenerator gen(seed);
-  const Tensor noise = gen.randn({1, channels, g.latent_h, g.latent_w}, dtype).to(DType::F32);
-  return ops::pack_latents_2x2(noise);
 }
 
 }  // namespace diffuse::pipelines

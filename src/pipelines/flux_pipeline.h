@@ -82,8 +82,4 @@ Tensor decode_packed_latents(const models::AutoencoderKL& vae, const Tensor& lat
                              const LatentGeometry& geometry,
                              const std::function<void(const Tensor& z, const Tensor& raw)>& decoded_trace = {});
 
-// Seeded initial noise exactly as diffusers draws it: torch.randn([1, C, h, w]) with a CPU
-// generator (in bf16 when the model runs bf16), then 2x2-packed.
-Tensor initial_noise(uint64_t seed, int64_t channels, const LatentGeometry& geometry, DType dtype);
-
 }  // namespace diffuse::pipelines

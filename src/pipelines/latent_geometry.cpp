@@ -1,6 +1,8 @@
 #include "pipelines/latent_geometry.h"
 
+#include "ops/shape.h"
 #include "runtime/error.h"
+#include "sampling/torch_rng.h"
 
 namespace diffuse::pipelines {
 
@@ -28,6 +30,12 @@ Tensor flux_image_ids(const LatentGeometry& g) {
     }
   }
   return ids;
+}
+
+Tensor initial_noise(uint64_t seed, int64_t channels, const LatentGeometry& g, DType dtype) {
+  TorchGenerator gen(seed);
+  const Tensor noise = gen.randn({1, channels, g.latent_h, g.latent_w}, dtype).to(DType::F32);
+  return ops::pack_latents_2x2(noise);
 }
 
 }  // namespace diffuse::pipelines

@@ -1,5 +1,6 @@
 // Image size <-> latent grid <-> packed token grid for the pipelines that 2x2-pack VAE
-// latents into transformer tokens (FLUX.1, Chroma, Qwen-Image, Nucleus-Image).
+// latents into transformer tokens (FLUX.1, Chroma, Qwen-Image, Nucleus-Image), and their
+// seeded initial noise.
 #pragma once
 
 #include <cstdint>
@@ -22,5 +23,9 @@ struct LatentGeometry {
 
 // FLUX-style image position ids [tokens, 3] f32: (0, row, col), row-major over the token grid.
 Tensor flux_image_ids(const LatentGeometry& g);
+
+// Seeded initial noise exactly as diffusers draws it: torch.randn([1, C, h, w]) with a CPU
+// generator (in bf16 when the model runs bf16), then 2x2-packed.
+Tensor initial_noise(uint64_t seed, int64_t channels, const LatentGeometry& geometry, DType dtype);
 
 }  // namespace diffuse::pipelines

@@ -69,12 +69,16 @@ Tensor QwenImageDenoiser::denoise(const QwenPromptEmbeds& cond, const QwenPrompt
 
   int call = 0;
   const auto velocity = [&](const Tensor& x, const FlowStep& step) {
-    const Tensor hidden = guided ? ops::concat({x, x}, 0) : x;
-    const Tensor timestep = Tensor::from_f32({batch}, std::vector<float>(static_cast<size_t>(batch), step.model_time));
-    const Tensor v = transformer_->forward(hidden, embeds, mask, timestep, grid);
+    const bool cfg_now = guided && step.index >= settings.cfg_skip;
+    const int64_t rows_now = cfg_now ? 2 : 1;
+    const Tensor hidden = cfg_now ? ops::concat({x, x}, 0) : x;
+    const Tensor timestep =
+        Tensor::from_f32({rows_now}, std::vector<float>(static_cast<size_t>(rows_now), step.model_time));
+    const Tensor v = transformer_->forward(hidden, embeds.slice(0, 0, rows_now), mask.slice(0, 0, rows_now), timestep,
+                                           grid);
     if (observer.on_transformer_call) {
       const QwenPromptEmbeds* rows[] = {&cond, uncond};
-      for (int64_t b = 0; b < batch; ++b) {
+      for (int64_t b = 0; b < rows_now; ++b) {
         const int64_t t = rows[b]->embeds.dim(1);
         std::map<std::string, Tensor> args = {{"hidden_states", hidden.slice(0, b, b + 1)},
                                               {"encoder_hidden_states", embeds.slice(0, b, b + 1).slice(1, 0, t)},
@@ -84,7 +88,7 @@ Tensor QwenImageDenoiser::denoise(const QwenPromptEmbeds& cond, const QwenPrompt
         observer.on_transformer_call(call++, args);
       }
     }
-    return guided ? cfg_combine_norm_rescaled(v.slice(0, 0, 1), v.slice(0, 1, 2), settings.true_cfg_scale) : v;
+    return cfg_now ? cfg_combine_norm_rescaled(v.slice(0, 0, 1), v.slice(0, 1, 2), settings.true_cfg_scale) : v;
   };
   return run_flow_sampler(scheduler_config_, "qwenimage", settings.steps, geometry.tokens(), std::move(latents),
                           velocity, observer);

@@ -30,6 +30,7 @@ struct QwenPromptEmbeds {
 struct QwenDenoiseSettings {
   int steps = 50;
   float true_cfg_scale = 4.0f;
+  int cfg_skip = 0;  // steps at the start that run without the uncond pass
 };
 
 class QwenImageDenoiser {
