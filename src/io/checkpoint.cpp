@@ -125,6 +125,10 @@ Tensor WeightSource::tensor(const std::string& name) const {
   return files_[e.file]->tensor(name);
 }
 
+void WeightSource::release_pages(const std::string& name) const {
+  files_[entry(name).file]->release_pages(name);
+}
+
 const std::string& WeightSource::file_of(const std::string& name) const {
   return files_[entry(name).file]->path();
 }

@@ -38,6 +38,8 @@ class WeightSource {
   const TensorInfo& info(const std::string& name) const;  // throws naming origin + tensor
   Tensor tensor(const std::string& name) const;           // zero-copy view
   const std::string& file_of(const std::string& name) const;
+  // Drops the resident pages of the tensor's bytes (MappedFile::release_pages).
+  void release_pages(const std::string& name) const;
   uint64_t total_bytes() const;  // sum of the tensors' byte sizes
   const std::vector<std::shared_ptr<SafetensorsFile>>& files() const { return files_; }
 

@@ -24,6 +24,11 @@ class MappedFile {
   size_t size() const { return size_; }
   const std::string& path() const { return path_; }
 
+  // Drops the resident pages wholly inside [offset, offset + size) (MADV_DONTNEED; the
+  // mapping is private and never written, so touching them again re-reads the file). For
+  // data that was converted into a copy at load. Out-of-range parts are ignored.
+  void release_pages(size_t offset, size_t size) const;
+
  private:
   MappedFile() = default;
   std::string path_;

@@ -36,6 +36,11 @@ Tensor SafetensorsFile::tensor(const std::string& name) const {
   return Tensor::view_of(p, t.shape, t.dtype, mapping_);
 }
 
+void SafetensorsFile::release_pages(const std::string& name) const {
+  const TensorInfo& t = info(name);
+  mapping_->release_pages(header_.data_offset + t.begin, t.end - t.begin);
+}
+
 void write_safetensors(const std::string& path, const NamedTensors& tensors,
                        const std::map<std::string, std::string>& metadata) {
   nlohmann::ordered_json header = nlohmann::ordered_json::object();

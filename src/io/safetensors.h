@@ -33,6 +33,8 @@ class SafetensorsFile {
   // Read-only view into the mapping; keeps the mapping alive.
   Tensor tensor(const std::string& name) const;
   const std::map<std::string, std::string>& metadata() const { return header_.metadata; }
+  // Drops the resident pages of the tensor's bytes (MappedFile::release_pages).
+  void release_pages(const std::string& name) const;
   uint64_t data_bytes() const { return header_.tensor_bytes(); }  // sum of tensor sizes
   uint64_t file_bytes() const { return mapping_->size(); }
 

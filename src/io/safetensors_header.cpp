@@ -37,7 +37,7 @@ struct DuplicateName {
 
 // Dtypes the safetensors format defines but the engine does not load.
 bool is_unsupported_dtype(std::string_view s) {
-  static const char* names[] = {"F64",     "I16",     "U16",     "U32",     "U64",
+  static const char* names[] = {"F64",     "I16",     "U16",     "U64",
                                 "F8_E4M3", "F8_E5M2", "F8_E8M0", "F4",      "F6_E2M3",
                                 "F6_E3M2", "C64",     "F8_E4M3FNUZ", "F8_E5M2FNUZ"};
   return std::any_of(std::begin(names), std::end(names), [&](const char* n) { return s == n; });

@@ -5,6 +5,7 @@
 #include <optional>
 #include <set>
 
+#include "io/quantized_tensors.h"
 #include "runtime/error.h"
 
 namespace diffuse::io {
@@ -15,6 +16,7 @@ struct WeightBinder::Ledger {
   std::map<std::string, size_t> taken;  // name -> index in expected
   std::set<std::string> counted;        // names in the expected count (present, or required)
   std::set<std::string> matched;
+  std::set<std::string> companions;  // scales / biases of quantized weights that were taken
   std::vector<Mismatch> missing, wrong_shape;
   std::vector<std::string> unexpected;
   std::vector<std::string> ignore_patterns;
@@ -75,7 +77,7 @@ Tensor WeightBinder::take_impl(const std::string& name, const Shape& shape, bool
   const std::string full = prefix_ + name;
   auto [it, first_take] = l.taken.emplace(full, l.expected.size());
   if (first_take) {
-    l.expected.push_back({full, shape, optional});
+    l.expected.push_back({full, shape, optional, false});
   } else if (!optional) {
     l.expected[it->second].optional = false;  // required by at least one taker
   }
@@ -85,7 +87,7 @@ Tensor WeightBinder::take_impl(const std::string& name, const Shape& shape, bool
       l.source->contains(full) ? &l.source->info(full) : nullptr;
   if (!info) {
     if (optional) return Tensor();
-    if (l.counted.insert(full).second) l.missing.push_back({full, shape, {}});
+    if (l.counted.insert(full).second) l.missing.push_back({full, shape, {}, {}});
     return Tensor();
   }
   l.counted.insert(full);
@@ -93,11 +95,44 @@ Tensor WeightBinder::take_impl(const std::string& name, const Shape& shape, bool
     const bool known = std::any_of(l.wrong_shape.begin(), l.wrong_shape.end(), [&](const Mismatch& m) {
       return m.name == full && m.expected == shape;
     });
-    if (!known) l.wrong_shape.push_back({full, shape, info->shape});
+    if (!known) l.wrong_shape.push_back({full, shape, info->shape, {}});
     return Tensor();
   }
   l.matched.insert(full);
   return l.source->tensor(full);
+}
+
+WeightBinder::LinearWeight WeightBinder::take_linear_weight(const std::string& name, const Shape& shape) {
+  Ledger& l = *ledger_;
+  const std::string full = prefix_ + name;
+  const bool quantized =
+      binding() && stored_weight_kind(*l.source, full) != StoredWeightKind::Float;
+  LinearWeight out;
+  if (!quantized) {
+    out.weight = take_impl(name, shape, false);
+  } else {
+    auto [it, first_take] = l.taken.emplace(full, l.expected.size());
+    if (first_take) l.expected.push_back({full, shape, false, true});
+    l.expected[it->second].optional = false;
+    l.counted.insert(full);
+    const StoredWeightKind kind = stored_weight_kind(*l.source, full);
+    for (const std::string& c : companion_names(full, kind)) l.companions.insert(c);
+    try {
+      out.quantized = read_quantized_weight(*l.source, full, shape);
+      l.matched.insert(full);
+    } catch (const Error& e) {
+      const bool known = std::any_of(l.wrong_shape.begin(), l.wrong_shape.end(),
+                                     [&](const Mismatch& m) { return m.name == full; });
+      const Shape actual = l.source->contains(full) ? l.source->info(full).shape : Shape{};
+      if (!known) l.wrong_shape.push_back({full, shape, actual, e.what()});
+    }
+  }
+  l.expected[l.taken.at(full)].linear_weight = true;
+  return out;
+}
+
+void WeightBinder::release(const std::string& name) const {
+  if (binding() && ledger_->source->contains(prefix_ + name)) ledger_->source->release_pages(prefix_ + name);
 }
 
 void WeightBinder::ignore(const std::string& pattern) { ledger_->ignore_patterns.push_back(pattern); }
@@ -107,7 +142,7 @@ void WeightBinder::finish() {
   l.unexpected.clear();
   if (!binding()) return;
   for (const std::string& name : l.source->names()) {
-    if (l.taken.count(name)) continue;
+    if (l.taken.count(name) || l.companions.count(name)) continue;
     const bool ignored = std::any_of(l.ignore_patterns.begin(), l.ignore_patterns.end(),
                                      [&](const std::string& p) { return glob_match(p, name); });
     if (!ignored) l.unexpected.push_back(name);
@@ -155,8 +190,9 @@ std::string WeightBinder::report() const {
   for (const auto& m : sorted(l.missing))
     out += str_cat("missing: ", printable(m.name), " (expected ", shape_str(m.expected), ")\n");
   for (const auto& m : sorted(l.wrong_shape))
-    out += str_cat("wrong shape: ", printable(m.name), " is ", shape_str(m.actual), ", expected ",
-                   shape_str(m.expected), "\n");
+    out += m.problem.empty() ? str_cat("wrong shape: ", printable(m.name), " is ", shape_str(m.actual), ", expected ",
+                                       shape_str(m.expected), "\n")
+                             : str_cat("wrong shape: ", m.problem, "\n");
   for (const auto& name : l.unexpected) out += str_cat("unexpected: ", printable(name), "\n");
   return out;
 }

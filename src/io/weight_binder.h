@@ -17,10 +17,12 @@
 
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "io/checkpoint.h"
+#include "ops/quantized_weight.h"
 #include "tensor/tensor.h"
 
 namespace diffuse::io {
@@ -31,11 +33,21 @@ class WeightBinder {
     std::string name;  // full name
     Shape shape;
     bool optional = false;
+    // A Linear layer's [out, in] weight (taken with take_linear_weight): the tensors a
+    // quantizer may store in quantized form. Expected lists keep the float name and shape.
+    bool linear_weight = false;
   };
   struct Mismatch {
     std::string name;
     Shape expected;
     Shape actual;  // empty for missing tensors
+    std::string problem;  // why a quantized weight does not fit, if that is the mismatch
+  };
+  // A Linear weight as stored: a float tensor, or a quantized one (io/quantized_tensors.h).
+  struct LinearWeight {
+    Tensor weight;                                 // float storage
+    std::optional<ops::QuantizedWeight> quantized;  // quantized storage
+    bool defined() const { return weight.defined() || quantized.has_value(); }
   };
 
   explicit WeightBinder(WeightSource source);
@@ -51,6 +63,18 @@ class WeightBinder {
   Tensor take(const std::string& name, const Shape& shape);
   // Like take, but absence is not a problem (returns an undefined Tensor).
   Tensor take_optional(const std::string& name, const Shape& shape);
+  // A Linear layer's weight `name` (ending in ".weight") of float shape [out, in]. The
+  // checkpoint may store it as a float tensor of that shape or quantized (io/quantized_tensors.h:
+  // MLX affine or int8 per channel); a quantized one is checked against the shape (mismatches
+  // are reported like wrong shapes) and its companion tensors count as taken. Neither is
+  // defined in expected-only mode or on a problem.
+  LinearWeight take_linear_weight(const std::string& name, const Shape& shape);
+
+  // Asks the OS to drop the resident pages of `prefix + name`'s bytes in its mapped file (they
+  // are read again from disk if touched): for weights the model converted into its own copy.
+  // No effect in expected-only mode.
+  void release(const std::string& name) const;
+
   // Whether the checkpoint has `prefix + name` (false in expected-only mode). Lets a model
   // choose between layouts a config does not distinguish.
   bool has(const std::string& name) const;

@@ -33,6 +33,7 @@ enum class ResidualMode { None, PostOpAdd, InPlaceSum, SeparatePass };
 
 struct PrimKey {
   int64_t m;
+  int64_t cols;  // output columns per GEMM: all N, or one slice of a quantized weight
   Activation activation;
   bool gate;
   ResidualMode residual;
@@ -104,6 +105,18 @@ void add_rows(Tensor& out, const Tensor* residual, const float* src, int64_t row
 // not depend on M for its brgemm kernels; other Ms that disagree fall back to plain weights).
 constexpr int64_t kPackM = 1024;
 
+// Output rows of a quantized weight dequantized per GEMM: 256 x K bf16 is 1.5 MiB at K = 3072,
+// small enough to stay in cache between the dequantization and the GEMM reading it.
+constexpr int64_t kQuantSliceRows = 256;
+
+// The dequantized slice, reused by every quantized Linear run from this thread (one buffer per
+// thread instead of one per layer).
+Tensor& quant_slice_buffer(int64_t elements, DType dtype) {
+  thread_local Tensor buffer;
+  if (buffer.numel() < elements || buffer.dtype() != dtype) buffer = Tensor::empty({elements}, dtype);
+  return buffer;
+}
+
 }  // namespace
 
 struct Linear::Impl {
@@ -114,6 +127,7 @@ struct Linear::Impl {
   memory::desc plain_weight_md;
   memory::desc packed_weight_md;
   memory packed_weight;  // empty unless prepacked
+  std::optional<QuantizedWeight> quantized;  // set: `weight` is unused, slices are dequantized per call
   mutable std::map<PrimKey, Prim> prims;
   mutable Tensor x_scratch, out_scratch;
 
@@ -129,11 +143,11 @@ struct Linear::Impl {
       ++index;
     }
     if (key.gate) {
-      ops.append_binary(dnnl::algorithm::binary_mul, memory::desc({1, n}, memory::data_type::f32, Tag::ab));
+      ops.append_binary(dnnl::algorithm::binary_mul, memory::desc({1, key.cols}, memory::data_type::f32, Tag::ab));
       p.gate_post_op = index++;
     }
     if (key.residual == ResidualMode::PostOpAdd) {
-      ops.append_binary(dnnl::algorithm::binary_add, memory::desc({key.m, n}, memory::data_type::f32, Tag::ab));
+      ops.append_binary(dnnl::algorithm::binary_add, out_desc(key.m, key.cols));
       p.residual_post_op = index++;
     } else if (key.residual == ResidualMode::InPlaceSum) {
       ops.append_sum(1.f);
@@ -142,13 +156,13 @@ struct Linear::Impl {
     dnnl::primitive_attr attr;
     attr.set_post_ops(ops);
     const memory::desc src_md({key.m, k}, dt(), Tag::ab);
-    const memory::desc dst_md({key.m, n}, memory::data_type::f32, Tag::ab);
-    const memory::desc bias_md({1, n}, memory::data_type::f32, Tag::ab);
+    const memory::desc dst_md = out_desc(key.m, key.cols);
+    const memory::desc bias_md({1, key.cols}, memory::data_type::f32, Tag::ab);
     auto make_pd = [&](const memory::desc& w_md) {
       return bias.defined() ? dnnl::matmul::primitive_desc(dnnl::matmul::desc(src_md, w_md, bias_md, dst_md), attr, dnnl_engine())
                             : dnnl::matmul::primitive_desc(dnnl::matmul::desc(src_md, w_md, dst_md), attr, dnnl_engine());
     };
-    if (packed_weight) {
+    if (packed_weight && key.cols == n) {
       try {
         auto pd = make_pd(packed_weight_md);
         if (!dnnl_is_reference_impl(pd.impl_info_str())) {
@@ -160,8 +174,13 @@ struct Linear::Impl {
         // This M wants another layout: use the weight as stored.
       }
     }
-    p.matmul = dnnl::matmul(make_pd(plain_weight_md));
+    p.matmul = dnnl::matmul(make_pd(key.cols == n ? plain_weight_md : memory::desc({k, key.cols}, dt(), Tag::ba)));
     return p;
+  }
+
+  // rows x cols f32 block of the [.., N] output (row stride N): all of it, or a column slice.
+  memory::desc out_desc(int64_t rows, int64_t cols) const {
+    return memory::desc({rows, cols}, memory::data_type::f32, memory::dims{n, 1});
   }
 
   const Prim& prim(const PrimKey& key) const {
@@ -200,6 +219,20 @@ Linear::Linear(const Tensor& weight, const Tensor* bias, LinearOptions options)
   }
 }
 
+Linear::Linear(QuantizedWeight weight, const Tensor* bias, DType compute, LinearOptions)
+    : impl_(std::make_unique<Impl>()) {
+  Impl& im = *impl_;
+  DIFFUSE_CHECK(compute == DType::BF16 || compute == DType::F32, "Linear: quantized weights run BF16 or F32 GEMMs, not ",
+                dtype_name(compute));
+  DIFFUSE_CHECK(weight.out_features > 0 && weight.in_features > 0 && weight.values.defined(),
+                "Linear: empty quantized weight");
+  im.n = weight.out_features;
+  im.k = weight.in_features;
+  im.dtype = compute;
+  if (bias) im.bias = vector_as_f32(*bias, im.n, "Linear", "bias");
+  im.quantized = with_dense_aligned_storage(std::move(weight));
+}
+
 Linear::~Linear() = default;
 Linear::Linear(Linear&&) noexcept = default;
 Linear& Linear::operator=(Linear&&) noexcept = default;
@@ -207,6 +240,9 @@ Linear& Linear::operator=(Linear&&) noexcept = default;
 int64_t Linear::in_features() const { return impl_->k; }
 int64_t Linear::out_features() const { return impl_->n; }
 DType Linear::gemm_dtype() const { return impl_->dtype; }
+const QuantizedWeight* Linear::quantized_weight() const {
+  return impl_->quantized ? &*impl_->quantized : nullptr;
+}
 
 Tensor Linear::forward(const Tensor& x, const Epilogue& epilogue) const {
   DIFFUSE_CHECK(x.ndim() >= 1, "Linear: scalar input");
@@ -270,28 +306,45 @@ void Linear::forward_into(const Tensor& x, Tensor& out, const Epilogue& e) const
   }
 
   const int64_t rows_per_group = m / groups;
-  const PrimKey key{rows_per_group, e.activation, gate != nullptr,
-                    mode == ResidualMode::SeparatePass ? ResidualMode::None : mode};
-  const Prim& p = im.prim(key);
+  const ResidualMode fused = mode == ResidualMode::SeparatePass ? ResidualMode::None : mode;
   const memory::desc src_md({rows_per_group, im.k}, im.dt(), Tag::ab);
-  const memory::desc dst_md({rows_per_group, im.n}, memory::data_type::f32, Tag::ab);
-  const memory::desc gate_md({1, im.n}, memory::data_type::f32, Tag::ab);
-  const memory weights = p.packed_weights ? im.packed_weight : dnnl_memory(im.plain_weight_md, im.weight.raw());
   const size_t src_elem = dtype_size(im.dtype);
-  for (int64_t g = 0; g < groups; ++g) {
-    const int64_t row0 = g * rows_per_group;
-    std::unordered_map<int, memory> args;
-    args[DNNL_ARG_SRC] = dnnl_memory(src_md, static_cast<const std::byte*>(src.data) + row0 * im.k * src_elem);
-    args[DNNL_ARG_WEIGHTS] = weights;
-    args[DNNL_ARG_DST] = dnnl_memory(dst_md, dst + row0 * im.n);
-    if (im.bias.defined()) args[DNNL_ARG_BIAS] = dnnl_memory(memory::desc({1, im.n}, memory::data_type::f32, Tag::ab), im.bias.raw());
-    if (p.gate_post_op >= 0)
-      args[DNNL_ARG_ATTR_MULTIPLE_POST_OP(p.gate_post_op) | DNNL_ARG_SRC_1] =
-          dnnl_memory(gate_md, gate + (groups == 1 ? 0 : g * im.n));
-    if (p.residual_post_op >= 0)
-      args[DNNL_ARG_ATTR_MULTIPLE_POST_OP(p.residual_post_op) | DNNL_ARG_SRC_1] =
-          dnnl_memory(dst_md, residual.data<float>() + row0 * im.n);
-    p.matmul.execute(dnnl_stream(), args);
+  // A float weight is one GEMM over all N columns; a quantized one, one per dequantized slice.
+  const int64_t slice = im.quantized ? std::min(im.n, kQuantSliceRows) : im.n;
+  for (int64_t c0 = 0; c0 < im.n; c0 += slice) {
+    const int64_t cols = std::min(slice, im.n - c0);
+    const Prim& p = im.prim(PrimKey{rows_per_group, cols, e.activation, gate != nullptr, fused});
+    memory weights;
+    if (im.quantized) {
+      Tensor& buffer = quant_slice_buffer(cols * im.k, im.dtype);
+      auto* base = static_cast<std::byte*>(buffer.raw_mut());
+      const size_t row_bytes = static_cast<size_t>(im.k) * src_elem;
+      parallel_for(cols, rows_grain(im.k, 1 << 13), [&](int64_t r0, int64_t r1) {
+        dequantize_rows(*im.quantized, c0 + r0, r1 - r0, im.dtype, base + r0 * row_bytes);
+      });
+      weights = dnnl_memory(memory::desc({im.k, cols}, im.dt(), Tag::ba), base);
+    } else {
+      weights = p.packed_weights ? im.packed_weight : dnnl_memory(im.plain_weight_md, im.weight.raw());
+    }
+    const memory::desc dst_md = im.out_desc(rows_per_group, cols);
+    const memory::desc row_md({1, cols}, memory::data_type::f32, Tag::ab);
+    for (int64_t g = 0; g < groups; ++g) {
+      const int64_t row0 = g * rows_per_group;
+      std::unordered_map<int, memory> args;
+      args[DNNL_ARG_SRC] = dnnl_memory(src_md, static_cast<const std::byte*>(src.data) + row0 * im.k * src_elem);
+      args[DNNL_ARG_WEIGHTS] = weights;
+      args[DNNL_ARG_DST] = dnnl_memory(dst_md, dst + row0 * im.n + c0);
+      if (im.bias.defined()) args[DNNL_ARG_BIAS] = dnnl_memory(row_md, im.bias.data<float>() + c0);
+      if (p.gate_post_op >= 0)
+        args[DNNL_ARG_ATTR_MULTIPLE_POST_OP(p.gate_post_op) | DNNL_ARG_SRC_1] =
+            dnnl_memory(row_md, gate + (groups == 1 ? 0 : g * im.n) + c0);
+      if (p.residual_post_op >= 0)
+        args[DNNL_ARG_ATTR_MULTIPLE_POST_OP(p.residual_post_op) | DNNL_ARG_SRC_1] =
+            dnnl_memory(dst_md, residual.data<float>() + row0 * im.n + c0);
+      p.matmul.execute(dnnl_stream(), args);
+    }
+    // The next slice overwrites the buffer this GEMM reads.
+    if (im.quantized) dnnl_stream().wait();
   }
   dnnl_stream().wait();
 

@@ -13,6 +13,7 @@
 #include <memory>
 
 #include "ops/activation.h"
+#include "ops/quantized_weight.h"
 #include "tensor/tensor.h"
 
 namespace diffuse::ops {
@@ -42,6 +43,11 @@ class Linear {
   // `weight` [N, K] is kept as a view (no copy unless prepacked or converted); `bias` [N] is
   // copied to f32.
   explicit Linear(const Tensor& weight, const Tensor* bias = nullptr, LinearOptions options = {});
+  // A quantized weight, run as `compute` (BF16 or F32) GEMMs: each forward dequantizes a slice
+  // of output rows at a time into a per-thread buffer that stays in cache and runs the GEMM
+  // for those output columns, so the full-precision weight never exists in memory. Same
+  // forward / epilogue semantics as above.
+  Linear(QuantizedWeight weight, const Tensor* bias, DType compute, LinearOptions options = {});
   ~Linear();
   Linear(Linear&&) noexcept;
   Linear& operator=(Linear&&) noexcept;
@@ -49,6 +55,7 @@ class Linear {
   int64_t in_features() const;
   int64_t out_features() const;
   DType gemm_dtype() const;
+  const QuantizedWeight* quantized_weight() const;  // nullptr for a float weight
 
   // x [..., K] (f32 or bf16, any strides with a unit-stride last dim) -> [..., N] f32.
   Tensor forward(const Tensor& x, const Epilogue& epilogue = {}) const;

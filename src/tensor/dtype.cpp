@@ -12,13 +12,14 @@ std::string_view dtype_name(DType t) {
     case DType::I32: return "I32";
     case DType::I64: return "I64";
     case DType::Bool: return "BOOL";
+    case DType::U32: return "U32";
   }
   return "?";
 }
 
 std::optional<DType> dtype_from_name(std::string_view name) {
   for (DType t : {DType::F32, DType::BF16, DType::F16, DType::I8, DType::U8, DType::I32, DType::I64,
-                  DType::Bool}) {
+                  DType::Bool, DType::U32}) {
     if (name == dtype_name(t)) return t;
   }
   return std::nullopt;

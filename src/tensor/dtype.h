@@ -8,7 +8,8 @@
 
 namespace diffuse {
 
-enum class DType : uint8_t { F32, BF16, F16, I8, U8, I32, I64, Bool };
+// U32 holds packed quantized weights (MLX layout: several low-bit values per word).
+enum class DType : uint8_t { F32, BF16, F16, I8, U8, I32, I64, Bool, U32 };
 
 constexpr size_t dtype_size(DType t) {
   switch (t) {
@@ -20,11 +21,12 @@ constexpr size_t dtype_size(DType t) {
     case DType::I32: return 4;
     case DType::I64: return 8;
     case DType::Bool: return 1;
+    case DType::U32: return 4;
   }
   return 0;
 }
 
-// The safetensors spelling: "F32", "BF16", "F16", "I8", "U8", "I32", "I64", "BOOL".
+// The safetensors spelling: "F32", "BF16", "F16", "I8", "U8", "I32", "I64", "BOOL", "U32".
 std::string_view dtype_name(DType t);
 std::optional<DType> dtype_from_name(std::string_view name);
 

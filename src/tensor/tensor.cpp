@@ -71,6 +71,7 @@ double load_as_double(const std::byte* p, DType t) {
     case DType::Bool: return *p != std::byte{0} ? 1.0 : 0.0;
     case DType::I32: { int32_t v; std::memcpy(&v, p, 4); return v; }
     case DType::I64: { int64_t v; std::memcpy(&v, p, 8); return static_cast<double>(v); }
+    case DType::U32: { uint32_t v; std::memcpy(&v, p, 4); return v; }
   }
   return 0;
 }
@@ -85,6 +86,7 @@ void store_from_double(std::byte* p, DType t, double x) {
     case DType::Bool: *p = static_cast<std::byte>(x != 0 ? 1 : 0); return;
     case DType::I32: { int32_t v = static_cast<int32_t>(x); std::memcpy(p, &v, 4); return; }
     case DType::I64: { int64_t v = static_cast<int64_t>(x); std::memcpy(p, &v, 8); return; }
+    case DType::U32: { uint32_t v = static_cast<uint32_t>(x); std::memcpy(p, &v, 4); return; }
   }
 }
 

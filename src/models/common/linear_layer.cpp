@@ -1,16 +1,49 @@
 #include "models/common/linear_layer.h"
 
+#include <atomic>
+
 namespace diffuse::models {
+
+namespace {
+
+std::atomic<size_t> stored_quantized{0}, quantized_at_load{0}, kept_float{0};
+
+}  // namespace
 
 LinearLayer::LinearLayer(io::WeightBinder& binder, const std::string& name, int64_t in_features,
                          int64_t out_features, bool bias, const ModelOptions& options)
     : name_(binder.prefix() + name), in_(in_features), out_(out_features) {
-  const Tensor w = binder.take(name + ".weight", {out_features, in_features});
+  const std::string weight_name = name + ".weight";
+  io::WeightBinder::LinearWeight w = binder.take_linear_weight(weight_name, {out_features, in_features});
   const Tensor b = bias ? binder.take(name + ".bias", {out_features}) : Tensor();
   if (!w.defined() || (bias && !b.defined())) return;  // expected-only or missing: no kernel
   ops::LinearOptions lo;
   lo.prepack = options.prepack;
-  linear_.emplace(gemm_weight(w, options.precision), bias ? &b : nullptr, lo);
+  const DType compute = options.precision == Precision::F32 ? DType::F32 : DType::BF16;
+  if (w.quantized) {
+    linear_.emplace(std::move(*w.quantized), bias ? &b : nullptr, compute, lo);
+    ++stored_quantized;
+    return;
+  }
+  if (options.quantization != ops::QuantMode::None) {
+    if (ops::quantizable(w.weight.shape(), options.quantization)) {
+      linear_.emplace(ops::quantize(w.weight, options.quantization), bias ? &b : nullptr, compute, lo);
+      w.weight = Tensor();
+      binder.release(weight_name);
+      ++quantized_at_load;
+      return;
+    }
+    ++kept_float;
+  }
+  linear_.emplace(gemm_weight(w.weight, options.precision), bias ? &b : nullptr, lo);
+}
+
+const ops::QuantizedWeight* LinearLayer::quantized_weight() const {
+  return linear_ ? linear_->quantized_weight() : nullptr;
+}
+
+LinearLayer::QuantizationCounts LinearLayer::quantization_counts() {
+  return {stored_quantized.load(), quantized_at_load.load(), kept_float.load()};
 }
 
 const ops::Linear& LinearLayer::kernel() const {

@@ -1,8 +1,13 @@
 // A Linear module bound by reference name: takes "<name>.weight" [out, in] and optionally
 // "<name>.bias" [out] from the binder, and runs through ops::Linear at the model's
 // precision. In expected-only binding it records the names and holds no kernel.
+//
+// The weight may be stored quantized (io/quantized_tensors.h), and ModelOptions::quantization
+// quantizes a float one at load; then the float weight's pages are released from the mapping,
+// so the resident weight is the quantized one.
 #pragma once
 
+#include <cstddef>
 #include <optional>
 #include <string>
 
@@ -24,6 +29,18 @@ class LinearLayer {
 
   Tensor forward(const Tensor& x, const ops::Epilogue& e = {}) const;
   void forward_into(const Tensor& x, Tensor& out, const ops::Epilogue& e = {}) const;
+
+  // The layer's quantized weight, or nullptr when it runs a float weight (or is not loaded).
+  const ops::QuantizedWeight* quantized_weight() const;
+
+  // Process-wide counts of loaded layers by how their weight ended up, for load-time reports
+  // (take a difference around a model's construction).
+  struct QuantizationCounts {
+    size_t stored_quantized = 0;  // quantized in the checkpoint
+    size_t quantized_at_load = 0;  // float in the checkpoint, quantized by ModelOptions::quantization
+    size_t kept_float = 0;         // asked to quantize but not quantizable (in_features vs group size)
+  };
+  static QuantizationCounts quantization_counts();
 
  private:
   const ops::Linear& kernel() const;

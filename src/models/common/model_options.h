@@ -3,6 +3,7 @@
 // embeddings are always f32 (DESIGN.md precision policy).
 #pragma once
 
+#include "ops/quantized_weight.h"
 #include "tensor/tensor.h"
 
 namespace diffuse::models {
@@ -15,6 +16,10 @@ enum class Precision {
 struct ModelOptions {
   Precision precision = Precision::BF16;
   bool prepack = true;  // reorder GEMM weights once into the kernel's blocked layout
+  // Linear weights stored as float are quantized at load (int8 per output channel, or 4-bit
+  // group-64 affine; layers whose in_features is not a multiple of 64 keep float weights under
+  // Q4). Weights a checkpoint already stores quantized are used as stored whatever this says.
+  ops::QuantMode quantization = ops::QuantMode::None;
 };
 
 // The weight as the GEMMs of `precision` consume it: a view when the stored dtype already
