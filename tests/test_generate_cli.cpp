@@ -2,11 +2,9 @@
 // diffusers layout, through the CLI binary as a user runs it.
 #include <gtest/gtest.h>
 
-#include <cstdio>
 #include <filesystem>
 
-#include "io/png.h"
-#include "test_safetensors_helpers.h"
+#include "generate_cli_helpers.h"
 #include "tiny_model_folder.h"
 
 namespace diffuse {
@@ -14,26 +12,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct CliResult {
-  int exit_code;
-  std::string output;  // stdout + stderr
-};
+using testing::text_chunk;
 
-CliResult run_cli(const std::string& args) {
-  const std::string cmd = std::string(DIFFUSE_CLI) + " " + args + " 2>&1";
-  FILE* pipe = popen(cmd.c_str(), "r");
-  std::string out;
-  char buf[4096];
-  while (size_t n = fread(buf, 1, sizeof buf, pipe)) out.append(buf, n);
-  const int status = pclose(pipe);
-  return {WEXITSTATUS(status), out};
-}
-
-std::string text_chunk(const io::PngContents& png, const std::string& key) {
-  for (const auto& [k, v] : png.text)
-    if (k == key) return v;
-  return "";
-}
+testing::CliOutput run_cli(const std::string& args) { return testing::run_cli_combined(args); }
 
 const fs::path kClipTokenizer = fs::path(DIFFUSE_GOLDEN_DIR) / "tokenizers" / "clip_synthetic" / "slow";
 

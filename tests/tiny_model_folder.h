@@ -113,4 +113,53 @@ inline void write_tiny_flux_family_folder(const std::filesystem::path& root, boo
   write_file(root / "model_index.json", index.dump(2));
 }
 
+// The Qwen2.5 tokenizer as Qwen-Image ships it: Qwen2Tokenizer files (vocab.json + merges.txt +
+// tokenizer_config.json), written from a tokenizer.json folder (the qwen2_5 fixture).
+inline void write_qwen2_slow_tokenizer(const std::filesystem::path& dir, const std::filesystem::path& fast_dir) {
+  const io::Json fast = io::load_json((fast_dir / "tokenizer.json").string());
+  write_file(dir / "vocab.json", fast.at("model").at("vocab").dump());
+  std::string merges = "#version: 0.2\n";
+  for (const io::Json& m : fast.at("model").at("merges")) {
+    merges += m.is_string() ? m.get<std::string>() : m.at(0).get<std::string>() + " " + m.at(1).get<std::string>();
+    merges += '\n';
+  }
+  write_file(dir / "merges.txt", merges);
+  io::Json config = io::load_json((fast_dir / "tokenizer_config.json").string());
+  config["tokenizer_class"] = "Qwen2Tokenizer";
+  write_file(dir / "tokenizer_config.json", config.dump(2));
+}
+
+// A tiny Qwen-Image folder: Qwen2.5-VL-style text model (real vocabulary size, so the real
+// tokenizer's ids fit), QwenImageTransformer2DModel, AutoencoderKLQwenImage and the Qwen-Image
+// scheduler config. `qwen_tokenizer_dir` holds the qwen2_5 tokenizer.json fixture.
+inline void write_tiny_qwen_image_folder(const std::filesystem::path& root,
+                                         const std::filesystem::path& qwen_tokenizer_dir) {
+  io::Json index = {{"_class_name", "QwenImagePipeline"},
+                    {"_diffusers_version", "0.35.0"},
+                    {"scheduler", {"diffusers", "FlowMatchEulerDiscreteScheduler"}},
+                    {"text_encoder", {"transformers", "Qwen2_5_VLForConditionalGeneration"}},
+                    {"tokenizer", {"transformers", "Qwen2Tokenizer"}},
+                    {"transformer", {"diffusers", "QwenImageTransformer2DModel"}},
+                    {"vae", {"diffusers", "AutoencoderKLQwenImage"}}};
+  write_file(root / "scheduler" / "scheduler_config.json", io::Json::parse(R"({
+    "_class_name": "FlowMatchEulerDiscreteScheduler", "base_image_seq_len": 256, "base_shift": 0.5,
+    "max_image_seq_len": 8192, "max_shift": 0.9, "num_train_timesteps": 1000, "shift": 1.0,
+    "shift_terminal": 0.02, "time_shift_type": "exponential", "use_dynamic_shifting": true})").dump(2));
+  write_qwen2_slow_tokenizer(root / "tokenizer", qwen_tokenizer_dir);
+  write_component(root / "text_encoder", "model.safetensors", io::Json::parse(R"({
+    "architectures": ["Qwen2_5_VLForConditionalGeneration"], "model_type": "qwen2_5_vl", "hidden_act": "silu",
+    "hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4,
+    "num_key_value_heads": 2, "rms_norm_eps": 1e-6, "rope_theta": 1000000.0, "vocab_size": 152064,
+    "rope_scaling": {"type": "mrope", "mrope_section": [1, 1, 2]}, "tie_word_embeddings": false})"), 11);
+  write_component(root / "transformer", "diffusion_pytorch_model.safetensors", io::Json::parse(R"({
+    "_class_name": "QwenImageTransformer2DModel", "attention_head_dim": 16, "axes_dims_rope": [4, 6, 6],
+    "guidance_embeds": false, "in_channels": 16, "joint_attention_dim": 32, "num_attention_heads": 2,
+    "num_layers": 2, "out_channels": 4, "patch_size": 2})"), 12);
+  write_component(root / "vae", "diffusion_pytorch_model.safetensors", io::Json::parse(R"({
+    "_class_name": "AutoencoderKLQwenImage", "attn_scales": [], "base_dim": 8, "dim_mult": [1, 2, 2],
+    "dropout": 0.0, "num_res_blocks": 1, "temperal_downsample": [false, true], "z_dim": 4,
+    "latents_mean": [-0.7571, -0.7089, -0.9113, 0.1075], "latents_std": [2.8184, 1.4541, 2.3275, 2.6558]})"), 13);
+  write_file(root / "model_index.json", index.dump(2));
+}
+
 }  // namespace diffuse::testing
