@@ -84,6 +84,45 @@ TEST(ExpectedTensors, ClipLTextHas196) {
   EXPECT_TRUE(has_line(l, "text_model.embeddings.token_embedding.weight 49408x768"));
 }
 
+TEST(ExpectedTensors, QwenImageTransformerHas1933) {
+  const auto l = expected("qwen-image_transformer.json");
+  ASSERT_EQ(l.exit_code, 0);
+  EXPECT_EQ(l.lines.size(), 1933u);  // qwen-image.md §1
+  EXPECT_TRUE(has_line(l, "transformer_blocks.59.img_mod.1.weight 18432x3072"));
+  EXPECT_TRUE(has_line(l, "transformer_blocks.0.attn.norm_added_k.weight 128"));
+  EXPECT_TRUE(has_line(l, "txt_in.weight 3072x3584"));
+  EXPECT_TRUE(has_line(l, "txt_norm.weight 3584"));
+  EXPECT_TRUE(has_line(l, "img_in.weight 3072x64"));
+  EXPECT_TRUE(has_line(l, "proj_out.weight 64x3072"));
+}
+
+TEST(ExpectedTensors, QwenImageVaeHas194) {
+  const auto l = expected("qwen-image_vae.json");
+  ASSERT_EQ(l.exit_code, 0);
+  EXPECT_EQ(l.lines.size(), 194u);  // qwen-image.md §1: encoder 84, quant convs 2 + 2, decoder 106
+  const auto count = [&](const std::string& prefix) {
+    return std::count_if(l.lines.begin(), l.lines.end(), [&](const std::string& x) { return x.rfind(prefix, 0) == 0; });
+  };
+  EXPECT_EQ(count("encoder."), 84);
+  EXPECT_EQ(count("decoder."), 106);
+  EXPECT_EQ(count("quant_conv."), 2);
+  EXPECT_EQ(count("post_quant_conv."), 2);
+  EXPECT_TRUE(has_line(l, "decoder.conv_in.weight 384x16x3x3x3"));
+}
+
+TEST(ExpectedTensors, QwenImageTextEncoderHas338WithCheckpointPrefix) {
+  // Qwen2.5-VL-7B's language model under the legacy "model." prefix Qwen-Image's text_encoder
+  // uses: 28 layers x (q/k/v weight + bias, o, gate, up, down, 2 norms) + embeddings + final norm.
+  const auto l = expected("qwen2_5_vl_7b_text_encoder.json");
+  ASSERT_EQ(l.exit_code, 0);
+  EXPECT_EQ(l.lines.size(), 338u);
+  EXPECT_TRUE(has_line(l, "model.embed_tokens.weight 152064x3584"));
+  EXPECT_TRUE(has_line(l, "model.layers.27.self_attn.k_proj.weight 512x3584"));
+  EXPECT_TRUE(has_line(l, "model.layers.27.self_attn.k_proj.bias 512"));
+  EXPECT_TRUE(has_line(l, "model.layers.0.mlp.down_proj.weight 3584x18944"));
+  EXPECT_TRUE(has_line(l, "model.norm.weight 3584"));
+}
+
 TEST(ExpectedTensors, UnknownArchitectureIsAClearError) {
   const auto l = expected("PROVENANCE");
   EXPECT_EQ(l.exit_code, 1);
