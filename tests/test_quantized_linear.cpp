@@ -49,6 +49,19 @@ TEST(QuantizedLinear, MatchesDequantizedReference) {
   }
 }
 
+TEST(QuantizedLinear, NarrowLayersInOneSlice) {
+  for (int64_t n : {24, 64, 256}) {
+    const Tensor w = random_tensor({n, 32}, 20, 0.05f, DType::BF16);
+    const Tensor b = random_tensor({n}, 21);
+    const QuantizedWeight q = quantize_int8_per_channel(w);
+    Tensor h = random_tensor({77, n}, 22);
+    const Tensor x = random_tensor({77, 32}, 23);
+    const Tensor want = ref::linear_ref(x, reference_weight(q, DType::BF16), &b, {.residual = h.clone()});
+    Linear(q, &b, DType::BF16).forward_into(x, h, {.residual = h});
+    expect_close(h, want, 2e-5);
+  }
+}
+
 TEST(QuantizedLinear, EpiloguesAcrossSlices) {
   const Tensor w = random_tensor({520, 192}, 3, 0.05f, DType::BF16);
   const Tensor b = random_tensor({520}, 4);

@@ -73,6 +73,7 @@ int run_generate(int argc, char** argv) {
   args.option("threads", "worker threads (default: all cores)");
   args.option("max-seq-len", "text tokens given to the transformer (default 512; Qwen-Image at most 1024)");
   args.option("dtype", "compute precision: bf16 (default) or f32", "", "bf16");
+  args.option("quantize", "quantize Linear weights at load: int8 or q4 (weights stored quantized load as stored)");
   args.option("chroma-mask", "Chroma text mask: 'keys' (original model, default) or 'diffusers-additive'", "", "keys");
   args.flag("quiet", "no progress output", "-q");
   if (!args.parse(argc, argv, "diffuse generate -m MODEL -p PROMPT [options]")) return 0;
@@ -84,6 +85,10 @@ int run_generate(int argc, char** argv) {
   const std::string dtype = args.get("dtype");
   DIFFUSE_CHECK(dtype == "bf16" || dtype == "f32", "--dtype must be bf16 or f32, got '", dtype, "'");
   request.options.precision = dtype == "f32" ? models::Precision::F32 : models::Precision::BF16;
+  if (args.has("quantize")) {
+    request.options.quantization = ops::quant_mode_from_name(args.get("quantize"), "--quantize");
+    DIFFUSE_CHECK(request.options.quantization != ops::QuantMode::None, "--quantize must be int8 or q4");
+  }
   request.chroma_mask = args.get("chroma-mask");
   DIFFUSE_CHECK(request.chroma_mask == "keys" || request.chroma_mask == "diffusers-additive",
                 "--chroma-mask must be 'keys' or 'diffusers-additive', got '", request.chroma_mask, "'");

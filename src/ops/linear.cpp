@@ -231,6 +231,8 @@ Linear::Linear(QuantizedWeight weight, const Tensor* bias, DType compute, Linear
   im.dtype = compute;
   if (bias) im.bias = vector_as_f32(*bias, im.n, "Linear", "bias");
   im.quantized = with_dense_aligned_storage(std::move(weight));
+  // A slice as wide as the layer reads the dequantized buffer in the plain layout.
+  im.plain_weight_md = memory::desc({im.k, im.n}, im.dt(), Tag::ba);
 }
 
 Linear::~Linear() = default;
