@@ -278,6 +278,12 @@ TEST(DecoderLlm, OnlyTheLayersAPipelineNeedsAreListed) {
   const DecoderLlm nucleus(q, b2, {}, 29);
   EXPECT_EQ(b2.expected_count(), 29u * 11u + 1u);
   EXPECT_EQ(nucleus.weight_prefix(), "model.language_model");
+  // The same text model inside Mistral3ForConditionalGeneration (transformers 5 layout).
+  io::WeightBinder b3 = io::WeightBinder::expected_only();
+  io::Json cfg = io::parse_json(kMinistral3b, "config.json");
+  cfg["architectures"] = {"Mistral3ForConditionalGeneration"};
+  const DecoderLlm generation(DecoderLlmConfig::from_json(cfg, "config.json"), b3, {}, 1);
+  EXPECT_EQ(generation.weight_prefix(), "model.language_model");
   // Everything: the final-normed entry needs all layers.
   EXPECT_EQ(decoder_llm_layers_needed(q, {0, -1}), 36);
   EXPECT_EQ(decoder_llm_layers_needed(q, {0}), 0);

@@ -68,6 +68,8 @@ std::string decoder_llm_weight_prefix(const io::WeightBinder& binder, const Deco
       if (binder.has(std::string(p) + ".embed_tokens.weight")) return p;
     }
   }
+  // Mistral3ForConditionalGeneration as saved by transformers 5 nests the text model under model.
+  if (config.architecture == "Mistral3ForConditionalGeneration") return "model.language_model";
   switch (config.family) {
     case DecoderLlmFamily::Qwen2: return "model";
     case DecoderLlmFamily::Qwen3: return "model.language_model";

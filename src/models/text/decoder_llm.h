@@ -26,8 +26,8 @@ namespace diffuse::models {
 //   "language_model.model"   older Mistral3ForConditionalGeneration
 //   "language_model"         Mistral3Model (ERNIE-Image text_encoder)
 // Picked from the names present (`<prefix>.embed_tokens.weight`); in expected-only mode the
-// layout the family's checkpoints ship in: "model" (Qwen2), "model.language_model" (Qwen3),
-// "language_model" (Mistral).
+// layout the family's checkpoints ship in: "model" (Qwen2), "model.language_model" (Qwen3 and
+// Mistral3ForConditionalGeneration), "language_model" (Mistral3Model).
 std::string decoder_llm_weight_prefix(const io::WeightBinder& binder, const DecoderLlmConfig& config);
 
 // Python-style hidden-state indices (negative from the end of the N+1 entries) -> [0, N].

@@ -137,6 +137,9 @@ DecoderLlmConfig DecoderLlmConfig::from_json(const io::Json& json, const std::st
   }
   DecoderLlmConfig c;
   c.model_type = io::get_string(*text, "model_type", outer_type, ctx);
+  if (auto it = json.find("architectures"); it != json.end() && it->is_array() && !it->empty() && it->front().is_string()) {
+    c.architecture = it->front().get<std::string>();
+  }
   auto fam = family_of(c.model_type);
   if (!fam) fam = family_of(outer_type);
   DIFFUSE_CHECK(fam.has_value(), ctx, ": model_type '", c.model_type,

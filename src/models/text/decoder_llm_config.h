@@ -50,6 +50,7 @@ struct DecoderLlmRope {
 
 struct DecoderLlmConfig {
   std::string model_type;  // of the text model, e.g. "qwen2_5_vl", "qwen3_vl_text", "ministral3"
+  std::string architecture;  // config "architectures"[0] (decides the default checkpoint layout)
   DecoderLlmFamily family = DecoderLlmFamily::Qwen2;
   int64_t hidden_size = 0;
   int64_t intermediate_size = 0;
