@@ -13,6 +13,7 @@ const std::map<std::string, CaseFn>& registry() {
       {"rng", run_rng_case},
       {"FluxPipeline", run_flux_pipeline_case},
       {"ChromaPipeline", run_flux_pipeline_case},
+      {"QwenImagePipeline", run_qwen_image_pipeline_case},
       {"transformers.T5EncoderModel", run_t5_encoder_case},
       {"transformers.Qwen2_5_VLForConditionalGeneration (text path only)", run_decoder_llm_case},
       {"transformers.Qwen3VLForConditionalGeneration (text path only)", run_decoder_llm_case},

@@ -9,6 +9,7 @@ namespace diffuse::parity {
 ProducedSet run_scheduler_case(const FixtureCase& c, const RunOptions& o);  // kind "scheduler"
 ProducedSet run_rng_case(const FixtureCase& c, const RunOptions& o);        // kind "rng"
 ProducedSet run_flux_pipeline_case(const FixtureCase& c, const RunOptions& o);  // FluxPipeline, ChromaPipeline
+ProducedSet run_qwen_image_pipeline_case(const FixtureCase& c, const RunOptions& o);  // QwenImagePipeline
 ProducedSet run_t5_encoder_case(const FixtureCase& c, const RunOptions& o);  // class "transformers.T5EncoderModel"
 ProducedSet run_decoder_llm_case(const FixtureCase& c, const RunOptions& o);  // Qwen2.5-VL / Qwen3-VL / Mistral3 text
 ProducedSet run_flux_transformer_case(const FixtureCase& c, const RunOptions& o);    // class "FluxTransformer2DModel"
