@@ -12,6 +12,7 @@
 #include "io/image.h"
 #include "io/model_folder.h"
 #include "io/png.h"
+#include "pipelines/memory_plan.h"
 #include "pipelines/model_catalog.h"
 #include "runtime/log.h"
 #include "runtime/parallel.h"
@@ -49,6 +50,25 @@ void preflight(const std::string& root, const io::ModelIndex& index) {
   }
 }
 
+// Plans the run's memory (pipelines/memory_plan.h), logs it, and refuses up front when it
+// cannot fit.
+void check_memory(const std::string& root, const io::ModelIndex& index, const GenerateRequest& request,
+                  bool enforce) {
+  // FLUX.1 runs one row per step unless a negative prompt turns CFG on; the others guide by default.
+  const bool cfg = index.class_name != "FluxPipeline" || request.negative.has_value();
+  const auto shape = pipelines::generation_shape(root, request.width, request.height,
+                                                 request.max_sequence_length.value_or(512), cfg);
+  const auto plan_for = [&](ops::QuantMode mode) {
+    models::ModelOptions options = request.options;
+    options.quantization = mode;
+    return pipelines::plan_generation_memory(root, index, options, shape);
+  };
+  const pipelines::MemoryPlan plan = plan_for(request.options.quantization);
+  const uint64_t available = pipelines::available_memory_bytes();
+  log_info(str_cat("memory estimate: peak ", pipelines::gib(plan.peak()), ", available ", pipelines::gib(available)));
+  if (enforce) pipelines::check_memory_fits(plan, available, plan_for);
+}
+
 std::string fmt_seconds(double s) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.2f s", s);
@@ -75,6 +95,7 @@ int run_generate(int argc, char** argv) {
   args.option("dtype", "compute precision: bf16 (default) or f32", "", "bf16");
   args.option("quantize", "quantize Linear weights at load: int8 or q4 (weights stored quantized load as stored)");
   args.option("chroma-mask", "Chroma text mask: 'keys' (original model, default) or 'diffusers-additive'", "", "keys");
+  args.flag("no-memory-check", "run even when the memory estimate exceeds the available memory");
   args.flag("quiet", "no progress output", "-q");
   if (!args.parse(argc, argv, "diffuse generate -m MODEL -p PROMPT [options]")) return 0;
   if (args.has("quiet")) set_log_level(LogLevel::Quiet);
@@ -110,6 +131,7 @@ int run_generate(int argc, char** argv) {
 
   Timer phase;
   preflight(root, index);
+  check_memory(root, index, request, !args.has("no-memory-check"));
   const double preflight_s = phase.seconds();
   const GenerateResult r = family(root, index, request);
 
