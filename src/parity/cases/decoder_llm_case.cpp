@@ -8,7 +8,7 @@
 // M-RoPE dumps hold one row per position stream (t, h, w); for text all rows are the 1-D
 // tables, so the engine's tables are repeated to that layout.
 #include <filesystem>
-#include <regex>
+#include <cctype>
 
 #include "io/checkpoint.h"
 #include "models/text/decoder_llm.h"
@@ -19,13 +19,20 @@ namespace diffuse::parity {
 
 namespace {
 
-std::optional<int64_t> int_in_text(const FixtureCase& c, const char* field, const std::regex& re) {
+// The integer right after `key` in the case.json text field `field` (e.g. "drop_idx=5" in
+// pipeline_postprocess, "hidden_states[-8]" in pipeline_index).
+std::optional<int64_t> int_in_text(const FixtureCase& c, const char* field, const std::string& key) {
   const auto it = c.json().find(field);
   if (it == c.json().end() || !it->is_string()) return std::nullopt;
-  std::smatch m;
   const std::string s = it->get<std::string>();
-  if (!std::regex_search(s, m, re)) return std::nullopt;
-  return std::stoll(m[1].str());
+  const size_t at = s.find(key);
+  if (at == std::string::npos) return std::nullopt;
+  size_t end = at + key.size();
+  if (end < s.size() && s[end] == '-') ++end;
+  while (end < s.size() && std::isdigit(static_cast<unsigned char>(s[end]))) ++end;
+  const std::string digits = s.substr(at + key.size(), end - at - key.size());
+  if (digits.empty() || digits == "-") return std::nullopt;
+  return std::stoll(digits);
 }
 
 bool real_tokens_only(const FixtureCase& c) {
@@ -92,14 +99,14 @@ ProducedSet run_decoder_llm_case(const FixtureCase& c, const RunOptions& o) {
   }
 
   // The pipeline's selected hidden state, e.g. "hidden_states[-8]" or "hidden_states[-2][0]".
-  const auto index = int_in_text(c, "pipeline_index", std::regex(R"(hidden_states\[(-?\d+)\])"));
+  const auto index = int_in_text(c, "pipeline_index", "hidden_states[");
   if (!index) return out;
   const Tensor selected = hs[static_cast<size_t>(models::decoder_llm_hidden_index(config, *index))];
   if (c.has("out.pipeline.text_hidden")) {  // ERNIE-Image: batch of one, row 0
     out.outputs.push_back({"out.pipeline.text_hidden", selected.select(0, 0), std::nullopt});
   }
   if (c.has("out.pipeline.prompt_embeds")) {
-    const auto drop_idx = int_in_text(c, "pipeline_postprocess", std::regex(R"(drop_idx=(\d+))"));
+    const auto drop_idx = int_in_text(c, "pipeline_postprocess", "drop_idx=");
     if (drop_idx) {  // Qwen-Image: masked extract, drop the template prefix, zero re-pad
       const auto e = pipelines::qwen_image_select_prompt_tokens(selected, mask, *drop_idx,
                                                                 pipelines::kQwenImageMaxSequenceLengthLimit);
