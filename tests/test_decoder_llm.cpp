@@ -102,6 +102,17 @@ TEST(DecoderLlmConfig, NestedTextConfigs) {
   EXPECT_DOUBLE_EQ(m.rms_norm_eps, 1e-5);
 }
 
+TEST(DecoderLlmConfig, NestedFieldsWinAndMissingOnesFallBackToTheTopLevel) {
+  const DecoderLlmConfig c = parse(R"({"model_type": "qwen2_5_vl", "hidden_size": 64, "intermediate_size": 96,
+      "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2, "vocab_size": 100,
+      "text_config": {"model_type": "qwen2_5_vl_text", "hidden_size": 32, "num_hidden_layers": 5}})");
+  EXPECT_EQ(c.hidden_size, 32);
+  EXPECT_EQ(c.num_hidden_layers, 5);
+  EXPECT_EQ(c.intermediate_size, 96);
+  EXPECT_EQ(c.head_dim, 8);
+  EXPECT_EQ(c.model_type, "qwen2_5_vl_text");
+}
+
 TEST(DecoderLlmConfig, MinistralWithoutRopeParametersTakesTheConfigDefaults) {
   const DecoderLlmConfig m = parse(R"({"model_type": "mistral3", "text_config": {"model_type": "ministral3",
       "hidden_size": 64, "intermediate_size": 96, "num_hidden_layers": 2, "num_attention_heads": 4,

@@ -129,10 +129,16 @@ DecoderLlmRope parse_rope(const io::Json& text, const FamilyDefaults& fam, const
 DecoderLlmConfig DecoderLlmConfig::from_json(const io::Json& json, const std::string& context) {
   DIFFUSE_CHECK(json.is_object(), context, ": config must be a JSON object");
   const std::string outer_type = io::get_string(json, "model_type", "", context);
+  // Text fields: the nested text_config wins; fields it lacks fall back to the flat top level
+  // (Qwen2.5-VL configs saved by transformers 4.5x carry both copies).
+  io::Json merged;
   const io::Json* text = &json;
   std::string ctx = context;
   if (auto it = json.find("text_config"); it != json.end() && it->is_object()) {
-    text = &*it;
+    merged = json;
+    merged.erase("text_config");
+    for (const auto& [key, value] : it->items()) merged[key] = value;
+    text = &merged;
     ctx = context + ": text_config";
   }
   DecoderLlmConfig c;
