@@ -6,11 +6,12 @@
 #include <cstdio>
 #include <vector>
 
+#include "bench_support/cpu_peak.h"
 #include "bench_util.h"
 #include "ops/attention.h"
+#include "ops/cpu_isa.h"
 #include "ops/linear.h"
 #include "ops/reference/attention_ref.h"
-#include "peak.h"
 #include "tensor/tensor.h"
 
 using namespace diffuse;

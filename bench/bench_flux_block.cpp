@@ -4,68 +4,26 @@
 // (4 * L^2 * D); the fraction is of the measured bf16 instruction peak of this run.
 //
 //   bench_flux_block [--threads N] [--quick]
-#include <unistd.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <filesystem>
 #include <functional>
 #include <memory>
 
 #include "bench_util.h"
-#include "io/checkpoint.h"
-#include "io/safetensors.h"
+#include "bench_support/cpu_peak.h"
+#include "bench_support/random_weights.h"
 #include "models/dit/flux_blocks.h"
 #include "models/dit/flux_transformer.h"
 #include "ops/linear.h"
-#include "peak.h"
 
 using namespace diffuse;
 using namespace diffuse::models;
 
 namespace {
 
-Tensor random_tensor(const Shape& shape, uint32_t seed, float scale) {
-  Tensor t = Tensor::empty(shape, DType::F32);
-  float* p = t.data_mut<float>();
-  uint32_t x = seed * 2654435761u + 1;
-  for (int64_t i = 0; i < t.numel(); ++i) {
-    x = x * 1664525u + 1013904223u;
-    p[i] = scale * (static_cast<float>((x >> 8) & 0xffff) / 32768.0f - 1.0f);
-  }
-  return t;
-}
-
-// Random bf16 weights for every tensor `build` takes, written to a temporary safetensors file;
-// `build` then runs again on a binder over that file. Norm scales are ~1, matrices ~1/sqrt(fan_in).
-template <typename T>
-T with_random_weights(const std::function<T(io::WeightBinder&)>& build) {
-  io::WeightBinder listing = io::WeightBinder::expected_only();
-  build(listing);
-  io::NamedTensors named;
-  uint32_t seed = 1;
-  for (const auto& e : listing.expected()) {
-    const bool matrix = e.shape.size() == 2;
-    const bool norm = e.name.find("norm") != std::string::npos && !matrix;
-    const float scale = matrix ? 1.7f / std::sqrt(static_cast<float>(e.shape[1])) : 0.05f;
-    Tensor t = random_tensor(e.shape, seed++, scale);
-    if (norm) {
-      float* p = t.data_mut<float>();
-      for (int64_t i = 0; i < t.numel(); ++i) p[i] += 1.0f;
-    }
-    named.emplace_back(e.name, t.to(DType::BF16));
-  }
-  const std::string path =
-      (std::filesystem::temp_directory_path() / ("bench_flux_block_" + std::to_string(getpid()) + ".safetensors"))
-          .string();
-  io::write_safetensors(path, named);
-  io::WeightBinder binder(io::WeightSource::open_file(path));
-  T built = build(binder);
-  binder.check();
-  std::filesystem::remove(path);  // the mapping stays valid until the model lets go of it
-  return built;
-}
+using bench::random_tensor;
+using bench::with_random_weights;
 
 // `gemm_rate`: a plain bf16 GEMM of the block's shape measured in the same run, the ceiling a
 // block made only of GEMMs could reach (robust to the noise of a shared machine).

@@ -1,15 +1,15 @@
 // GEMM throughput of ops::Linear at DiT shapes (M tokens x K in -> N out), bf16 and f32,
-// against this machine's measured instruction peaks (see peak.h). Also measures whether
+// against this machine's measured instruction peaks (see bench_support/cpu_peak.h). Also measures whether
 // prepacking the weight into oneDNN's blocked layout pays.
 //
 //   bench_gemm [--threads N] [--quick]
 #include <cstdio>
 #include <vector>
 
+#include "bench_support/cpu_peak.h"
 #include "bench_util.h"
 #include "ops/dnnl_context.h"
 #include "ops/linear.h"
-#include "peak.h"
 #include "tensor/tensor.h"
 
 using namespace diffuse;

@@ -1,0 +1,104 @@
+// diffuse bench block: times one FLUX transformer block at real width on random weights and
+// prints one JSON line, so the same shapes can be compared across engines and machines
+// (bench/compare_pytorch.sh runs PyTorch on the same block). Times come from two clocks:
+// wall (ms_*) and process CPU time / threads (cpu_ms_*); on a shared machine the second is the
+// steadier, and rates and the peak fraction are computed from it (the peak is measured the
+// same way, see bench_support/cpu_peak.h).
+#include <algorithm>
+#include <cstdio>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "args.h"
+#include "bench_support/cpu_peak.h"
+#include "bench_support/flux_block_bench.h"
+#include "command.h"
+#include "runtime/error.h"
+#include "runtime/parallel.h"
+
+namespace diffuse::cli {
+namespace {
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+double min_of(const std::vector<double>& v) { return *std::min_element(v.begin(), v.end()); }
+
+int run_bench(int argc, char** argv) {
+  Args args;
+  args.positional("what", "what to benchmark: block");
+  args.option("arch", "flux-double or flux-single", "", "flux-double");
+  args.option("image-tokens", "image tokens (256 / 1024 / 4096 = 256^2 / 512^2 / 1024^2 images)", "", "1024");
+  args.option("text-tokens", "text tokens", "", "512");
+  args.option("batch", "batch size", "", "1");
+  args.option("heads", "attention heads", "", "24");
+  args.option("head-dim", "head width (even, >= 8); the block is heads * head-dim wide", "", "128");
+  args.option("dtype", "bf16, f32 or w8a8", "", "bf16");
+  args.option("threads", "worker threads (default: all cores)");
+  args.option("repeat", "timed forwards after one warm-up", "", "5");
+  args.option("seed", "seed of the random weights and inputs", "", "1");
+  if (!args.parse(argc, argv, "diffuse bench block [--arch flux-double|flux-single] [options]")) return 0;
+  DIFFUSE_CHECK(args.positionals().size() == 1 && args.positionals()[0] == "block",
+                "unknown benchmark (expected `diffuse bench block`)");
+
+  bench::BlockBenchSpec spec;
+  spec.arch = bench::block_arch_from_name(args.get("arch"));
+  spec.image_tokens = args.get_int("image-tokens");
+  spec.text_tokens = args.get_int("text-tokens");
+  spec.batch = args.get_int("batch");
+  spec.heads = args.get_int("heads");
+  spec.head_dim = args.get_int("head-dim");
+  const std::string dtype = args.get("dtype");
+  spec.options = bench::block_dtype_options(dtype);
+  spec.repeat = args.get_int("repeat");
+  spec.seed = static_cast<uint32_t>(args.get_int("seed"));
+  if (args.has("threads")) {
+    const int threads = args.get_int("threads");
+    DIFFUSE_CHECK(threads >= 1, "--threads must be at least 1, got ", threads);
+    set_num_threads(threads);
+  }
+
+  const bench::BlockTimings t = bench::time_flux_block(spec);
+  // The peak is measured after the block so the timed forwards do not follow a burst of
+  // AVX-512 / AMX loops; it runs on the same threads.
+  const bench::PeakKind kind = bench::gemm_peak_kind(
+      spec.options.precision == models::Precision::BF16 ? bench::GemmType::BF16
+                                                          : bench::GemmType::F32);
+  const double peak = bench::measure_peak_gflops(kind, t.threads);
+
+  const double gflop = bench::block_flops(spec) / 1e9;
+  const double cpu_ms = 1e3 * median(t.cpu_s), wall_ms = 1e3 * median(t.wall_s);
+  const double gflops = gflop / (cpu_ms / 1e3);
+  nlohmann::ordered_json j;
+  j["arch"] = bench::block_arch_name(spec.arch);
+  j["image_tokens"] = spec.image_tokens;
+  j["text_tokens"] = spec.text_tokens;
+  j["batch"] = spec.batch;
+  j["heads"] = spec.heads;
+  j["head_dim"] = spec.head_dim;
+  j["dtype"] = dtype;
+  j["threads"] = t.threads;
+  j["repeat"] = spec.repeat;
+  j["ms_min"] = 1e3 * min_of(t.wall_s);
+  j["ms_median"] = wall_ms;
+  j["cpu_ms_min"] = 1e3 * min_of(t.cpu_s);
+  j["cpu_ms_median"] = cpu_ms;
+  j["gflop"] = gflop;
+  j["gflops"] = gflops;  // from cpu_ms_median
+  j["gflops_wall"] = gflop / (wall_ms / 1e3);
+  j["peak_kind"] = bench::peak_kind_name(kind);
+  j["peak_gflops"] = peak;
+  j["peak_fraction"] = peak > 0 ? nlohmann::ordered_json(gflops / peak) : nlohmann::ordered_json(nullptr);
+  j["engine"] = "diffuse";
+  std::printf("%s\n", j.dump().c_str());
+  return 0;
+}
+
+const Command reg("bench", "benchmark one transformer block on random weights (JSON line)", run_bench);
+
+}  // namespace
+}  // namespace diffuse::cli

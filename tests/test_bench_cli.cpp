@@ -1,0 +1,122 @@
+// `diffuse bench block` run as a user would run it, at tiny shapes: one JSON line with the
+// required keys, a FLOP count equal to the sum of the block's Linear shapes plus the attention
+// core (counted here layer by layer, independently of the formula in bench_support), figures that
+// agree with each other, and clear errors.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "test_safetensors_helpers.h"
+
+namespace diffuse::testing {
+namespace {
+
+using nlohmann::json;
+
+const char* kTiny = " --heads 2 --head-dim 16 --image-tokens 16 --text-tokens 8 --repeat 1";
+
+// stdout must be exactly one line, and that line one JSON object.
+json single_json_line(const CliResult& r) {
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_FALSE(r.out.empty());
+  EXPECT_EQ(r.out.find('\n'), r.out.size() - 1) << "more than one line: " << r.out;
+  return json::parse(r.out);
+}
+
+struct Linear {
+  double tokens, in, out;
+};
+
+// 2 * tokens * in * out per Linear + 4 * L^2 * D for QK^T and PV.
+double flops_of(const std::vector<Linear>& linears, double joint_tokens, double dim) {
+  double f = 4.0 * joint_tokens * joint_tokens * dim;
+  for (const Linear& l : linears) f += 2.0 * l.tokens * l.in * l.out;
+  return f;
+}
+
+double double_block_flops(double txt, double img, double d) {
+  std::vector<Linear> linears;
+  for (double tokens : {txt, img}) {  // each stream has its own weights
+    for (int i = 0; i < 4; ++i) linears.push_back({tokens, d, d});  // q, k, v, attention out
+    linears.push_back({tokens, d, 4 * d});                         // MLP in
+    linears.push_back({tokens, 4 * d, d});                         // MLP out
+  }
+  return flops_of(linears, txt + img, d);
+}
+
+double single_block_flops(double txt, double img, double d) {
+  const double l = txt + img;
+  return flops_of({{l, d, d}, {l, d, d}, {l, d, d}, {l, d, 4 * d}, {l, 5 * d, d}}, l, d);
+}
+
+void expect_consistent(const json& j, const std::string& dtype) {
+  for (const char* key : {"arch", "image_tokens", "text_tokens", "dtype", "threads", "peak_gflops", "peak_kind",
+                          "gflops", "gflop", "ms_min", "ms_median", "cpu_ms_median", "peak_fraction"})
+    EXPECT_TRUE(j.contains(key)) << key << " missing in " << j.dump();
+  EXPECT_EQ(j["dtype"], dtype);
+  EXPECT_GE(j["threads"].get<int>(), 1);
+  EXPECT_GT(j["ms_min"].get<double>(), 0.0);
+  EXPECT_LE(j["ms_min"].get<double>(), j["ms_median"].get<double>());
+  EXPECT_GT(j["cpu_ms_median"].get<double>(), 0.0);
+  const double gflops = j["gflops"].get<double>();
+  EXPECT_NEAR(gflops, j["gflop"].get<double>() / (j["cpu_ms_median"].get<double>() / 1e3), 1e-9 * gflops);
+  const std::string kind = j["peak_kind"];
+  if (dtype == "bf16")
+    EXPECT_TRUE(kind == "amx_bf16" || kind == "avx512_bf16_dot" || kind == "none") << kind;
+  else if (dtype == "w8a8")  // the Linear layers run int8 x int8: the int8 instruction peak
+    EXPECT_TRUE(kind == "amx_int8" || kind == "avx512_vnni_int8" || kind == "none") << kind;
+  else
+    EXPECT_TRUE(kind == "fma_f32" || kind == "none") << kind;
+  if (kind == "none") {
+    EXPECT_TRUE(j["peak_fraction"].is_null());
+  } else {
+    const double peak = j["peak_gflops"].get<double>();
+    ASSERT_GT(peak, 0.0);
+    EXPECT_NEAR(j["peak_fraction"].get<double>(), gflops / peak, 1e-9);
+  }
+}
+
+TEST(BenchBlockCli, DoubleBlockJsonLineCountsEveryLinearAndAttention) {
+  const json j = single_json_line(run_cli(std::string("bench block --arch flux-double") + kTiny));
+  expect_consistent(j, "bf16");
+  EXPECT_EQ(j["arch"], "flux-double");
+  EXPECT_EQ(j["image_tokens"], 16);
+  EXPECT_EQ(j["text_tokens"], 8);
+  const double expected = double_block_flops(8, 16, 32) / 1e9;
+  EXPECT_NEAR(j["gflop"].get<double>(), expected, 1e-12 * expected);
+}
+
+TEST(BenchBlockCli, SingleBlockF32BatchTwoScalesTheCount) {
+  const json j = single_json_line(
+      run_cli(std::string("bench block --arch flux-single --dtype f32 --batch 2 --threads 1") + kTiny));
+  expect_consistent(j, "f32");
+  EXPECT_EQ(j["arch"], "flux-single");
+  EXPECT_EQ(j["threads"], 1);
+  const double expected = 2 * single_block_flops(8, 16, 32) / 1e9;
+  EXPECT_NEAR(j["gflop"].get<double>(), expected, 1e-12 * expected);
+}
+
+TEST(BenchBlockCli, RejectsUnavailableAndUnknownChoices) {
+  const CliResult w8a8 = run_cli(std::string("bench block --dtype w8a8") + kTiny);
+  EXPECT_NE(w8a8.exit_code, 0);
+  EXPECT_NE(w8a8.err.find("w8a8 is not available yet"), std::string::npos) << w8a8.err;
+
+  const CliResult arch = run_cli(std::string("bench block --arch sd3") + kTiny);
+  EXPECT_NE(arch.exit_code, 0);
+  EXPECT_NE(arch.err.find("'sd3'"), std::string::npos) << arch.err;
+
+  const CliResult what = run_cli("bench model");
+  EXPECT_NE(what.exit_code, 0);
+  EXPECT_NE(what.err.find("bench block"), std::string::npos) << what.err;
+
+  const CliResult odd = run_cli("bench block --heads 2 --head-dim 7 --image-tokens 4 --text-tokens 2 --repeat 1");
+  EXPECT_NE(odd.exit_code, 0);
+  EXPECT_NE(odd.err.find("head_dim"), std::string::npos) << odd.err;
+}
+
+}  // namespace
+}  // namespace diffuse::testing
