@@ -1,0 +1,124 @@
+#!/usr/bin/env python3
+"""Our FLUX block vs PyTorch eager on the same block, in one run, as a table.
+
+For flux-double and flux-single at 256 / 1024 / 4096 image tokens (+ 512 text tokens, batch 1):
+`diffuse bench block` in bf16 and w8a8 (a row says so when w8a8 is not available), and
+bench/pytorch_flux_block.py in bf16 on the same shapes and threads. Columns: our time, PyTorch's
+bf16 time, PyTorch / ours (the speed-up; > 1 means we are faster), and both fractions of the
+measured instruction peak (ours vs the peak of its own GEMM type, PyTorch's vs the bf16 peak).
+Times are process CPU time / threads (median of --repeat), steadier than wall time on a shared
+machine; the wall medians are printed too.
+
+    compare_pytorch.py [--diffuse build/diffuse] [--threads K] [--repeat R] [--sizes 256,1024,4096]
+                       [--dtypes bf16,w8a8] [--archs flux-double,flux-single] [--json-out FILE]
+
+PyTorch comes from PYTORCH_PYTHON, else the first of this interpreter and /usr/bin/python3 that
+can import torch (Debian: apt-get install -y python3-torch). Without one, the PyTorch columns say
+"no torch" and the reason is printed. Only the standard library is needed here.
+"""
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TORCH_SCRIPT = os.path.join(HERE, "pytorch_flux_block.py")
+# The issue's targets: speed-up over PyTorch CPU bf16 eager per image-token count.
+TARGETS = {1024: 1.4, 4096: 2.0}
+
+
+def find_torch_python():
+    candidates = [os.environ.get("PYTORCH_PYTHON"), sys.executable, "/usr/bin/python3"]
+    for py in candidates:
+        if py and (shutil.which(py) or os.path.exists(py)):
+            if subprocess.run([py, "-c", "import torch"], capture_output=True).returncode == 0:
+                return py
+    return None
+
+
+def run_json(cmd):
+    """Runs cmd; returns (the JSON of its last stdout line, None) or (None, the error text)."""
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    if r.returncode != 0:
+        err = (r.stderr.strip().splitlines() or ["exit status %d" % r.returncode])[-1]
+        return None, err
+    return json.loads(r.stdout.strip().splitlines()[-1]), None
+
+
+def fmt_ms(j):
+    return "%.0f" % j["cpu_ms_median"] if j else "-"
+
+
+def fmt_frac(j):
+    return "%.1f%%" % (100 * j["peak_fraction"]) if j and j.get("peak_fraction") is not None else "-"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--diffuse", default=os.environ.get("DIFFUSE", "build/diffuse"), help="the diffuse binary")
+    ap.add_argument("--threads", type=int, default=os.cpu_count())
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--sizes", default="256,1024,4096")
+    ap.add_argument("--text-tokens", type=int, default=512)
+    ap.add_argument("--heads", type=int, default=24)
+    ap.add_argument("--head-dim", type=int, default=128)
+    ap.add_argument("--dtypes", default="bf16,w8a8")
+    ap.add_argument("--archs", default="flux-double,flux-single")
+    ap.add_argument("--json-out", help="also write every JSON line here")
+    a = ap.parse_args()
+    if not os.path.exists(a.diffuse):
+        sys.exit("compare_pytorch.py: no diffuse binary at %s (build it, or pass --diffuse)" % a.diffuse)
+    torch_py = find_torch_python()
+    if not torch_py:
+        print("PyTorch not found (tried PYTORCH_PYTHON, %s, /usr/bin/python3): apt-get install -y python3-torch;"
+              " the PyTorch columns stay empty" % sys.executable)
+
+    common = ["--threads", str(a.threads), "--repeat", str(a.repeat), "--text-tokens", str(a.text_tokens),
+              "--heads", str(a.heads), "--head-dim", str(a.head_dim)]
+    rows, lines = [], []
+    for arch in a.archs.split(","):
+        for size in [int(s) for s in a.sizes.split(",")]:
+            shape = ["--arch", arch, "--image-tokens", str(size)] + common
+            ours = {}
+            for dtype in a.dtypes.split(","):
+                ours[dtype] = run_json([a.diffuse, "bench", "block", "--dtype", dtype] + shape)
+                print("diffuse %s %s %d: %s" % (dtype, arch, size, ours[dtype][0] or ours[dtype][1]), flush=True)
+            torch_j, torch_err = (None, "no torch")
+            if torch_py:
+                bf16 = ours.get("bf16", (None, None))[0]
+                peak = ["--peak-gflops", str(bf16["peak_gflops"])] if bf16 and bf16.get("peak_gflops") else []
+                torch_j, torch_err = run_json([torch_py, TORCH_SCRIPT, "--dtype", "bf16"] + shape + peak)
+                print("pytorch bf16 %s %d: %s" % (arch, size, torch_j or torch_err), flush=True)
+            lines += [j for j, _ in ours.values() if j] + ([torch_j] if torch_j else [])
+            for dtype, (j, err) in ours.items():
+                rows.append((arch, size, dtype, j, err, torch_j, torch_err))
+
+    print("\nFLUX block %d x %d heads, %d text tokens, batch 1, %d threads; ms = median process CPU time / threads"
+          " over %d forwards" % (a.heads, a.head_dim, a.text_tokens, a.threads, a.repeat))
+    if lines:
+        print("PyTorch %s, attention: %s" % (lines[-1].get("torch_version", "?"), lines[-1].get("attention", "?"))
+              if lines[-1].get("engine") == "pytorch" else "")
+    head = "%-12s %6s %5s | %9s %11s | %7s %6s | %9s %9s | %10s %10s" % (
+        "arch", "img", "dtype", "ours ms", "torch bf16", "speedup", "target", "ours peak", "torch pk",
+        "ours wall", "torch wall")
+    print(head)
+    print("-" * len(head))
+    for arch, size, dtype, j, err, tj, terr in rows:
+        if j is None:
+            print("%-12s %6d %5s | %s" % (arch, size, dtype, err))
+            continue
+        speedup = "%.2fx" % (tj["cpu_ms_median"] / j["cpu_ms_median"]) if tj else "-"
+        target = ">=%.1fx" % TARGETS[size] if size in TARGETS else ""
+        print("%-12s %6d %5s | %9s %11s | %7s %6s | %9s %9s | %10.0f %10s" % (
+            arch, size, dtype, fmt_ms(j), fmt_ms(tj) if tj else terr[:11], speedup, target, fmt_frac(j),
+            fmt_frac(tj), j["ms_median"], "%.0f" % tj["ms_median"] if tj else "-"))
+    if a.json_out:
+        with open(a.json_out, "w") as f:
+            for j in lines:
+                f.write(json.dumps(j) + "\n")
+
+
+if __name__ == "__main__":
+    main()
