@@ -93,7 +93,9 @@ int run_generate(int argc, char** argv) {
   args.option("threads", "worker threads (default: all cores)");
   args.option("max-seq-len", "text tokens given to the transformer (default 512; Qwen-Image at most 1024)");
   args.option("dtype", "compute precision: bf16 (default) or f32", "", "bf16");
-  args.option("quantize", "quantize Linear weights at load: int8 or q4 (weights stored quantized load as stored)");
+  args.option("quantize",
+              "quantize Linear weights at load: int8, q4 or w8a8 (int8 weights x int8 activations; also runs "
+              "int8-stored weights); other stored quantized weights load as stored");
   args.option("chroma-mask", "Chroma text mask: 'keys' (original model, default) or 'diffusers-additive'", "", "keys");
   args.flag("no-memory-check", "run even when the memory estimate exceeds the available memory");
   args.flag("quiet", "no progress output", "-q");
@@ -108,7 +110,7 @@ int run_generate(int argc, char** argv) {
   request.options.precision = dtype == "f32" ? models::Precision::F32 : models::Precision::BF16;
   if (args.has("quantize")) {
     request.options.quantization = ops::quant_mode_from_name(args.get("quantize"), "--quantize");
-    DIFFUSE_CHECK(request.options.quantization != ops::QuantMode::None, "--quantize must be int8 or q4");
+    DIFFUSE_CHECK(request.options.quantization != ops::QuantMode::None, "--quantize must be int8, q4 or w8a8");
   }
   request.chroma_mask = args.get("chroma-mask");
   DIFFUSE_CHECK(request.chroma_mask == "keys" || request.chroma_mask == "diffusers-additive",

@@ -13,6 +13,7 @@ int run_parity(int argc, char** argv) {
   Args args;
   args.positional("case-dir", "fixture case folder (case.json + io.safetensors + weights)");
   args.option("dtype", "engine compute precision: f32 or bf16", "", "f32");
+  args.option("quantize", "pipeline cases: quantize Linear weights at load (int8, q4 or w8a8)", "", "none");
   args.option("tol-cos", "override the minimum cosine similarity of every output");
   args.option("tol-abs", "override the maximum absolute error of every output");
   args.option("flag", "component-specific switch (repeatable as comma list)");
@@ -24,6 +25,7 @@ int run_parity(int argc, char** argv) {
   const std::string dtype = args.get("dtype");
   DIFFUSE_CHECK(dtype == "f32" || dtype == "bf16", "--dtype must be f32 or bf16, got '", dtype, "'");
   opts.bf16 = dtype == "bf16";
+  opts.quantization = ops::quant_mode_from_name(args.get("quantize"), "--quantize");
   if (args.has("tol-cos")) opts.tol_cos = args.get_double("tol-cos");
   if (args.has("tol-abs")) opts.tol_abs = args.get_double("tol-abs");
   if (args.has("threads")) set_num_threads(args.get_int("threads"));

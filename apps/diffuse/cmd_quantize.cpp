@@ -39,6 +39,9 @@ int run_quantize(int argc, char** argv) {
   pipelines::QuantizeModelOptions options;
   options.mode = ops::quant_mode_from_name(args.get("mode"), "--mode");
   DIFFUSE_CHECK(options.mode != ops::QuantMode::None, "--mode must be int8 or q4");
+  DIFFUSE_CHECK(options.mode != ops::QuantMode::W8A8,
+                "--mode w8a8 is a way to run int8 weights, not a storage format: store --mode int8 and run it with "
+                "generate --quantize w8a8");
   if (args.has("components")) options.components = split_commas(args.get("components"));
   options.progress = !args.has("quiet");
   Timer timer;

@@ -72,9 +72,9 @@ models::ModelOptions block_dtype_options(const std::string& dtype) {
   } else if (dtype == "f32") {
     options.precision = models::Precision::F32;
   } else if (dtype == "w8a8") {
-    // Int8 weights with int8 activations need their own GEMM path; ModelOptions has no switch for
-    // it yet. When it does, this sets it and the rest of the benchmark runs unchanged.
-    fail("w8a8 is not available yet (ModelOptions has no int8-activation GEMM mode); use bf16 or f32");
+    // Int8 weights x int8 activations for the Linear layers; attention and the rest stay bf16.
+    options.precision = models::Precision::BF16;
+    options.quantization = ops::QuantMode::W8A8;
   } else {
     fail("unknown dtype '", dtype, "' (expected bf16, f32 or w8a8)");
   }

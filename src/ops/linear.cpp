@@ -7,6 +7,7 @@
 #include "ops/dnnl_context.h"
 #include "ops/gemm_operand.h"
 #include "ops/tensor_args.h"
+#include "ops/w8a8_linear.h"
 #include "runtime/parallel.h"
 
 namespace diffuse::ops {
@@ -128,22 +129,30 @@ struct Linear::Impl {
   memory::desc packed_weight_md;
   memory packed_weight;  // empty unless prepacked
   std::optional<QuantizedWeight> quantized;  // set: `weight` is unused, slices are dequantized per call
+  // W8A8 (dtype I8): `weight` is the quantized weight's I8 values and runs as is, against the
+  // activations quantized per token into x_scratch (values) and token_scales (ops/w8a8_linear.h).
+  bool w8a8 = false;
   mutable std::map<PrimKey, Prim> prims;
-  mutable Tensor x_scratch, out_scratch;
+  mutable Tensor x_scratch, out_scratch, token_scales;
 
   memory::data_type dt() const { return dnnl_dtype(dtype); }
 
   Prim make_prim(const PrimKey& key) const {
     dnnl::post_ops ops;
+    dnnl::primitive_attr attr;
     Prim p;
-    int index = 0;
+    // W8A8: the dequantization (weight and token scales, then the bias) comes first. Its GEMMs
+    // always span all N columns (the weight scales are baked in from column 0).
+    DIFFUSE_CHECK(!w8a8 || key.cols == n, "Linear: W8A8 GEMMs cover all output columns");
+    int index = w8a8 ? append_w8a8_dequantize(attr, ops, quantized->scales.data<float>(), key.m, key.cols, bias.defined())
+                     : 0;
     if (key.activation != Activation::Identity) {
       const auto [algorithm, alpha] = eltwise_for(key.activation);
       ops.append_eltwise(1.f, algorithm, alpha, 0.f);
       ++index;
     }
     if (key.gate) {
-      ops.append_binary(dnnl::algorithm::binary_mul, memory::desc({1, key.cols}, memory::data_type::f32, Tag::ab));
+      ops.append_binary(dnnl::algorithm::binary_mul, col_desc(key.cols));
       p.gate_post_op = index++;
     }
     if (key.residual == ResidualMode::PostOpAdd) {
@@ -153,13 +162,12 @@ struct Linear::Impl {
       ops.append_sum(1.f);
       ++index;
     }
-    dnnl::primitive_attr attr;
     attr.set_post_ops(ops);
-    const memory::desc src_md({key.m, k}, dt(), Tag::ab);
+    const memory::desc src_md = src_desc(key.m);
     const memory::desc dst_md = out_desc(key.m, key.cols);
-    const memory::desc bias_md({1, key.cols}, memory::data_type::f32, Tag::ab);
+    const memory::desc bias_md = col_desc(key.cols);
     auto make_pd = [&](const memory::desc& w_md) {
-      return bias.defined() ? dnnl::matmul::primitive_desc(dnnl::matmul::desc(src_md, w_md, bias_md, dst_md), attr, dnnl_engine())
+      return bias.defined() && !w8a8 ? dnnl::matmul::primitive_desc(dnnl::matmul::desc(src_md, w_md, bias_md, dst_md), attr, dnnl_engine())
                             : dnnl::matmul::primitive_desc(dnnl::matmul::desc(src_md, w_md, dst_md), attr, dnnl_engine());
     };
     if (packed_weight && key.cols == n) {
@@ -179,8 +187,42 @@ struct Linear::Impl {
   }
 
   // rows x cols f32 block of the [.., N] output (row stride N): all of it, or a column slice.
+  // W8A8 GEMMs describe every operand in 3-D (see ops/w8a8_linear.h).
   memory::desc out_desc(int64_t rows, int64_t cols) const {
+    if (w8a8) return w8a8::dst_desc(rows, cols, n);
     return memory::desc({rows, cols}, memory::data_type::f32, memory::dims{n, 1});
+  }
+  memory::desc src_desc(int64_t rows) const {
+    return w8a8 ? w8a8::src_desc(rows, k) : memory::desc({rows, k}, dt(), Tag::ab);
+  }
+  // One f32 value per output column (bias, gate row).
+  memory::desc col_desc(int64_t cols) const {
+    return w8a8 ? w8a8::col_desc(cols) : memory::desc({1, cols}, memory::data_type::f32, Tag::ab);
+  }
+
+  // Reorders `weight` once into the blocked layout oneDNN's kernels pick for this GEMM type.
+  void prepack() {
+    const memory::desc src_md = src_desc(kPackM);
+    const memory::desc any_md = w8a8 ? w8a8::any_weights_desc(k, n) : memory::desc({k, n}, dt(), Tag::any);
+    const memory::desc dst_md = out_desc(kPackM, n);
+    dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(src_md, any_md, dst_md), dnnl_engine());
+    if (pd.weights_desc() != plain_weight_md) {
+      packed_weight_md = pd.weights_desc();
+      packed_weight = memory(packed_weight_md, dnnl_engine());
+      memory plain = dnnl_memory(plain_weight_md, weight.raw());
+      dnnl::reorder(plain, packed_weight).execute(dnnl_stream(), plain, packed_weight);
+      dnnl_stream().wait();
+    }
+  }
+
+  // x [..., K] quantized per token into the scratch buffers, as the GEMM's s8 source.
+  RowMatrix quantize_tokens(const Tensor& x) const {
+    const int64_t m = x.numel() / k;
+    if (!x_scratch.defined() || x_scratch.numel() < m * k || x_scratch.dtype() != DType::I8)
+      x_scratch = Tensor::empty({std::max<int64_t>(m * k, 1)}, DType::I8);
+    if (!token_scales.defined() || token_scales.numel() < m) token_scales = Tensor::empty({std::max<int64_t>(m, 1)}, DType::F32);
+    quantize_per_token(x, x_scratch.data_mut<int8_t>(), token_scales.data_mut<float>());
+    return RowMatrix{x_scratch.raw(), m, k, k, DType::I8};
   }
 
   const Prim& prim(const PrimKey& key) const {
@@ -204,26 +246,16 @@ Linear::Linear(const Tensor& weight, const Tensor* bias, LinearOptions options)
   }
   // oneDNN's weights are K x N; PyTorch's [N, K] rows are its columns ("ba").
   im.plain_weight_md = memory::desc({im.k, im.n}, im.dt(), Tag::ba);
-  if (options.prepack) {
-    const memory::desc src_md({kPackM, im.k}, im.dt(), Tag::ab);
-    const memory::desc any_md({im.k, im.n}, im.dt(), Tag::any);
-    const memory::desc dst_md({kPackM, im.n}, memory::data_type::f32, Tag::ab);
-    dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(src_md, any_md, dst_md), dnnl_engine());
-    if (pd.weights_desc() != im.plain_weight_md) {
-      im.packed_weight_md = pd.weights_desc();
-      im.packed_weight = memory(im.packed_weight_md, dnnl_engine());
-      memory plain = dnnl_memory(im.plain_weight_md, im.weight.raw());
-      dnnl::reorder(plain, im.packed_weight).execute(dnnl_stream(), plain, im.packed_weight);
-      dnnl_stream().wait();
-    }
-  }
+  if (options.prepack) im.prepack();
 }
 
-Linear::Linear(QuantizedWeight weight, const Tensor* bias, DType compute, LinearOptions)
+Linear::Linear(QuantizedWeight weight, const Tensor* bias, DType compute, LinearOptions options)
     : impl_(std::make_unique<Impl>()) {
   Impl& im = *impl_;
-  DIFFUSE_CHECK(compute == DType::BF16 || compute == DType::F32, "Linear: quantized weights run BF16 or F32 GEMMs, not ",
-                dtype_name(compute));
+  DIFFUSE_CHECK(compute == DType::BF16 || compute == DType::F32 || compute == DType::I8,
+                "Linear: quantized weights run BF16, F32 or I8 (W8A8) GEMMs, not ", dtype_name(compute));
+  DIFFUSE_CHECK(compute != DType::I8 || weight.format == QuantFormat::Int8PerChannel,
+                "Linear: W8A8 needs an int8 per-channel weight, got a ", weight.bits, "-bit affine one");
   DIFFUSE_CHECK(weight.out_features > 0 && weight.in_features > 0 && weight.values.defined(),
                 "Linear: empty quantized weight");
   im.n = weight.out_features;
@@ -233,6 +265,12 @@ Linear::Linear(QuantizedWeight weight, const Tensor* bias, DType compute, Linear
   im.quantized = with_dense_aligned_storage(std::move(weight));
   // A slice as wide as the layer reads the dequantized buffer in the plain layout.
   im.plain_weight_md = memory::desc({im.k, im.n}, im.dt(), Tag::ba);
+  if (compute == DType::I8) {
+    im.w8a8 = true;
+    im.weight = im.quantized->values;
+    im.plain_weight_md = w8a8::weights_desc(im.k, im.n);
+    if (options.prepack) im.prepack();
+  }
 }
 
 Linear::~Linear() = default;
@@ -265,7 +303,7 @@ void Linear::forward_into(const Tensor& x, Tensor& out, const Epilogue& e) const
                 shape_str(out.shape()), " ", dtype_name(out.dtype()), ", expected ", shape_str(want), " F32");
   DIFFUSE_CHECK(out.strides().back() == 1 || im.n == 1, "Linear: output last dim must have unit stride");
   DIFFUSE_CHECK(!overlaps(x, out), "Linear: input and output overlap");
-  const RowMatrix src = dense_rows(x, im.dtype, im.x_scratch);
+  const RowMatrix src = im.w8a8 ? im.quantize_tokens(x) : dense_rows(x, im.dtype, im.x_scratch);
   const int64_t m = src.rows;
   if (m == 0) return;
 
@@ -309,15 +347,15 @@ void Linear::forward_into(const Tensor& x, Tensor& out, const Epilogue& e) const
 
   const int64_t rows_per_group = m / groups;
   const ResidualMode fused = mode == ResidualMode::SeparatePass ? ResidualMode::None : mode;
-  const memory::desc src_md({rows_per_group, im.k}, im.dt(), Tag::ab);
+  const memory::desc src_md = im.src_desc(rows_per_group);
   const size_t src_elem = dtype_size(im.dtype);
   // A float weight is one GEMM over all N columns; a quantized one, one per dequantized slice.
-  const int64_t slice = im.quantized ? std::min(im.n, kQuantSliceRows) : im.n;
+  const int64_t slice = im.quantized && !im.w8a8 ? std::min(im.n, kQuantSliceRows) : im.n;
   for (int64_t c0 = 0; c0 < im.n; c0 += slice) {
     const int64_t cols = std::min(slice, im.n - c0);
     const Prim& p = im.prim(PrimKey{rows_per_group, cols, e.activation, gate != nullptr, fused});
     memory weights;
-    if (im.quantized) {
+    if (im.quantized && !im.w8a8) {
       Tensor& buffer = quant_slice_buffer(cols * im.k, im.dtype);
       auto* base = static_cast<std::byte*>(buffer.raw_mut());
       const size_t row_bytes = static_cast<size_t>(im.k) * src_elem;
@@ -329,14 +367,21 @@ void Linear::forward_into(const Tensor& x, Tensor& out, const Epilogue& e) const
       weights = p.packed_weights ? im.packed_weight : dnnl_memory(im.plain_weight_md, im.weight.raw());
     }
     const memory::desc dst_md = im.out_desc(rows_per_group, cols);
-    const memory::desc row_md({1, cols}, memory::data_type::f32, Tag::ab);
+    const memory::desc row_md = im.col_desc(cols);
     for (int64_t g = 0; g < groups; ++g) {
       const int64_t row0 = g * rows_per_group;
       std::unordered_map<int, memory> args;
       args[DNNL_ARG_SRC] = dnnl_memory(src_md, static_cast<const std::byte*>(src.data) + row0 * im.k * src_elem);
       args[DNNL_ARG_WEIGHTS] = weights;
       args[DNNL_ARG_DST] = dnnl_memory(dst_md, dst + row0 * im.n + c0);
-      if (im.bias.defined()) args[DNNL_ARG_BIAS] = dnnl_memory(row_md, im.bias.data<float>() + c0);
+      if (im.w8a8) {
+        args[DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1] =
+            dnnl_memory(w8a8::row_desc(rows_per_group), im.token_scales.data<float>() + row0);
+        if (im.bias.defined())
+          args[DNNL_ARG_ATTR_MULTIPLE_POST_OP(1) | DNNL_ARG_SRC_1] = dnnl_memory(row_md, im.bias.data<float>() + c0);
+      } else if (im.bias.defined()) {
+        args[DNNL_ARG_BIAS] = dnnl_memory(row_md, im.bias.data<float>() + c0);
+      }
       if (p.gate_post_op >= 0)
         args[DNNL_ARG_ATTR_MULTIPLE_POST_OP(p.gate_post_op) | DNNL_ARG_SRC_1] =
             dnnl_memory(row_md, gate + (groups == 1 ? 0 : g * im.n) + c0);
@@ -346,7 +391,7 @@ void Linear::forward_into(const Tensor& x, Tensor& out, const Epilogue& e) const
       p.matmul.execute(dnnl_stream(), args);
     }
     // The next slice overwrites the buffer this GEMM reads.
-    if (im.quantized) dnnl_stream().wait();
+    if (im.quantized && !im.w8a8) dnnl_stream().wait();
   }
   dnnl_stream().wait();
 

@@ -47,6 +47,9 @@ class Linear {
   // of output rows at a time into a per-thread buffer that stays in cache and runs the GEMM
   // for those output columns, so the full-precision weight never exists in memory. Same
   // forward / epilogue semantics as above.
+  // compute == I8 (W8A8, Int8PerChannel weights only): the int8 weight runs as is (prepacked)
+  // against activations quantized to int8 per token on the fly, s8 x s8 -> s32, with the
+  // dequantization folded into the GEMM's output pass (ops/w8a8_linear.h); gemm_dtype() is I8.
   Linear(QuantizedWeight weight, const Tensor* bias, DType compute, LinearOptions options = {});
   ~Linear();
   Linear(Linear&&) noexcept;

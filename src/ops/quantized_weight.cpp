@@ -18,14 +18,15 @@ const char* quant_mode_name(QuantMode mode) {
     case QuantMode::None: return "none";
     case QuantMode::Int8: return "int8";
     case QuantMode::Q4: return "q4";
+    case QuantMode::W8A8: return "w8a8";
   }
   return "?";
 }
 
 QuantMode quant_mode_from_name(const std::string& name, const std::string& context) {
-  for (QuantMode m : {QuantMode::None, QuantMode::Int8, QuantMode::Q4})
+  for (QuantMode m : {QuantMode::None, QuantMode::Int8, QuantMode::Q4, QuantMode::W8A8})
     if (name == quant_mode_name(m)) return m;
-  fail(context, ": quantization must be none, int8 or q4, got '", name, "'");
+  fail(context, ": quantization must be none, int8, q4 or w8a8, got '", name, "'");
 }
 
 uint64_t QuantizedWeight::bytes() const {
@@ -37,6 +38,7 @@ uint64_t QuantizedWeight::bytes() const {
 
 bool quantizable(const Shape& shape, QuantMode mode) {
   if (shape.size() != 2 || shape[0] <= 0 || shape[1] <= 0) return false;
+  if (mode == QuantMode::W8A8) return shape[1] >= kW8A8MinInFeatures;
   return mode != QuantMode::Q4 || shape[1] % kQ4GroupSize == 0;
 }
 
@@ -46,6 +48,7 @@ uint64_t quantized_weight_bytes(const Shape& shape, QuantMode mode) {
   if (mode == QuantMode::None || !quantizable(shape, mode)) return bf16_weight_bytes(shape);
   const auto n = static_cast<uint64_t>(shape[0]), k = static_cast<uint64_t>(shape[1]);
   if (mode == QuantMode::Int8) return n * k + n * 4;
+  if (mode == QuantMode::W8A8) return 2 * n * k + n * 4;
   return n * k / 2 + 2 * n * (k / kQ4GroupSize) * 2;  // 4-bit values + bf16 scales and biases
 }
 
@@ -249,7 +252,8 @@ QuantizedWeight quantize_affine(const Tensor& w, int bits, int64_t group) {
 
 QuantizedWeight quantize(const Tensor& w, QuantMode mode) {
   switch (mode) {
-    case QuantMode::Int8: return quantize_int8_per_channel(w);
+    case QuantMode::Int8:
+    case QuantMode::W8A8: return quantize_int8_per_channel(w);
     case QuantMode::Q4: return quantize_affine(w, 4, kQ4GroupSize);
     case QuantMode::None: break;
   }

@@ -20,12 +20,18 @@
 
 namespace diffuse::ops {
 
-// What a user asks for: none, int8 per output channel, or 4-bit group-64 affine.
-enum class QuantMode { None, Int8, Q4 };
+// What a user asks for: none, int8 per output channel, 4-bit group-64 affine, or W8A8: int8 per
+// output channel weights run against activations quantized to int8 per token (an int8 x int8
+// GEMM, ops/w8a8_linear.h) instead of being dequantized for a float GEMM.
+enum class QuantMode { None, Int8, Q4, W8A8 };
 
 constexpr int64_t kQ4GroupSize = 64;
+// W8A8 leaves layers with fewer inputs than this in bf16: their GEMMs are too short along K for
+// the int8 kernels to pay, and a per-token scale over a handful of inputs (timestep / guidance
+// embedders, the 64-channel latent projection at its edge) costs accuracy for no speed.
+constexpr int64_t kW8A8MinInFeatures = 64;
 
-// "none" / "int8" / "q4" and back (throws on anything else, naming `context`).
+// "none" / "int8" / "q4" / "w8a8" and back (throws on anything else, naming `context`).
 const char* quant_mode_name(QuantMode mode);
 QuantMode quant_mode_from_name(const std::string& name, const std::string& context);
 
@@ -45,14 +51,15 @@ struct QuantizedWeight {
   uint64_t bytes() const;
 };
 
-// Whether a weight [N, K] can take `mode` (Q4 needs K % 64 == 0; None and Int8 always can).
+// Whether a weight [N, K] can take `mode` (Q4 needs K % 64 == 0, W8A8 K >= kW8A8MinInFeatures;
+// None and Int8 always can).
 bool quantizable(const Shape& weight_shape, QuantMode mode);
 
 // Quantizes w [N, K] (F32, BF16 or F16; any strides), rows in parallel. Throws when
 // !quantizable. Affine scales/biases take w's dtype (F32 for F32), as MLX does.
 QuantizedWeight quantize_int8_per_channel(const Tensor& w);
 QuantizedWeight quantize_affine(const Tensor& w, int bits, int64_t group_size);
-QuantizedWeight quantize(const Tensor& w, QuantMode mode);  // mode != None
+QuantizedWeight quantize(const Tensor& w, QuantMode mode);  // mode != None; W8A8 stores int8
 
 // Wraps stored tensors (e.g. views of a checkpoint) after checking dtypes and shapes against
 // [out_features, in_features]; bits and group size are inferred from the shapes. Reads no
@@ -74,7 +81,8 @@ void dequantize_rows(const QuantizedWeight& q, int64_t row0, int64_t rows, DType
 Tensor dequantize(const QuantizedWeight& q, DType dtype);
 
 // Memory a Linear weight of `shape` [N, K] takes stored under `mode` (None: bf16; Q4 with
-// bf16 scales and biases; a Q4 weight whose K is not a multiple of 64 stays bf16).
+// bf16 scales and biases; W8A8 the int8 values plus the GEMM's prepacked int8 copy; a weight
+// that is not quantizable under `mode` stays bf16).
 uint64_t quantized_weight_bytes(const Shape& shape, QuantMode mode);
 uint64_t bf16_weight_bytes(const Shape& shape);
 

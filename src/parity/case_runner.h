@@ -8,12 +8,16 @@
 #include <string>
 #include <vector>
 
+#include "ops/quantized_weight.h"
 #include "parity/fixture_case.h"
 
 namespace diffuse::parity {
 
 struct RunOptions {
   bool bf16 = false;                // engine compute precision: bf16 GEMMs / attention
+  // Linear weight quantization of the models loaded by cases that support it (the pipeline
+  // cases): the end-to-end effect of int8 / q4 / w8a8 on the golden outputs.
+  ops::QuantMode quantization = ops::QuantMode::None;
   std::optional<double> tol_cos;    // override every output's cosine bound
   std::optional<double> tol_abs;    // override every output's max-abs bound
   std::vector<std::string> flags;   // component-specific switches (e.g. a mask mode)

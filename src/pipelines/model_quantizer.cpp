@@ -189,7 +189,8 @@ struct ComponentQuantizer {
 
 QuantizeModelSummary quantize_model_folder(const std::string& in_arg, const std::string& out_arg,
                                            const QuantizeModelOptions& options) {
-  DIFFUSE_CHECK(options.mode != ops::QuantMode::None, "quantize: choose a mode (int8 or q4)");
+  DIFFUSE_CHECK(options.mode == ops::QuantMode::Int8 || options.mode == ops::QuantMode::Q4,
+                "quantize: choose a storage mode (int8 or q4), got ", ops::quant_mode_name(options.mode));
   // A component folder is taken as is; a model folder may also be a Hugging Face cache path.
   const fs::path in = fs::exists(fs::path(in_arg) / "config.json") ? fs::path(in_arg) : fs::path(io::resolve_model_path(in_arg));
   const fs::path out = out_arg;

@@ -20,14 +20,19 @@ LinearLayer::LinearLayer(io::WeightBinder& binder, const std::string& name, int6
   ops::LinearOptions lo;
   lo.prepack = options.prepack;
   const DType compute = options.precision == Precision::F32 ? DType::F32 : DType::BF16;
+  // W8A8 runs int8 per-channel weights (stored so, or quantized below) on the int8 x int8 GEMM;
+  // affine weights and layers with K < kW8A8MinInFeatures keep their float GEMM.
+  const bool w8a8 = options.quantization == ops::QuantMode::W8A8 && in_features >= ops::kW8A8MinInFeatures;
   if (w.quantized) {
-    linear_.emplace(std::move(*w.quantized), bias ? &b : nullptr, compute, lo);
+    const bool int8 = w.quantized->format == ops::QuantFormat::Int8PerChannel;
+    linear_.emplace(std::move(*w.quantized), bias ? &b : nullptr, w8a8 && int8 ? DType::I8 : compute, lo);
     ++stored_quantized;
     return;
   }
   if (options.quantization != ops::QuantMode::None) {
     if (ops::quantizable(w.weight.shape(), options.quantization)) {
-      linear_.emplace(ops::quantize(w.weight, options.quantization), bias ? &b : nullptr, compute, lo);
+      linear_.emplace(ops::quantize(w.weight, options.quantization), bias ? &b : nullptr, w8a8 ? DType::I8 : compute,
+                      lo);
       w.weight = Tensor();
       binder.release(weight_name);
       ++quantized_at_load;

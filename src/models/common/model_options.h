@@ -18,7 +18,10 @@ struct ModelOptions {
   bool prepack = true;  // reorder GEMM weights once into the kernel's blocked layout
   // Linear weights stored as float are quantized at load (int8 per output channel, or 4-bit
   // group-64 affine; layers whose in_features is not a multiple of 64 keep float weights under
-  // Q4). Weights a checkpoint already stores quantized are used as stored whatever this says.
+  // Q4). Weights a checkpoint already stores quantized are used as stored whatever this says,
+  // except that W8A8 also runs stored int8 weights on the int8 x int8 GEMM. W8A8 quantizes
+  // weights to int8 per channel and activations per token (ops/w8a8_linear.h); layers with
+  // in_features < ops::kW8A8MinInFeatures stay bf16.
   ops::QuantMode quantization = ops::QuantMode::None;
 };
 

@@ -27,6 +27,7 @@ ProducedSet run_flux_pipeline_case(const FixtureCase& c, const RunOptions& o) {
   const auto variant = pipelines::flux_variant_from_pipeline_class(c.class_name());
   models::ModelOptions mo;
   mo.precision = o.bf16 ? models::Precision::BF16 : models::Precision::F32;
+  mo.quantization = o.quantization;
   const auto mask_mode = o.has_flag("chroma-diffusers-additive-mask") ? models::ChromaMaskMode::DiffusersAdditive
                                                                       : models::ChromaMaskMode::KeyMask;
   const auto denoiser = pipelines::FluxDenoiser::load(c.dir(), variant, mo, mask_mode);

@@ -30,6 +30,7 @@ ProducedSet run_qwen_image_pipeline_case(const FixtureCase& c, const RunOptions&
   const std::string ctx = c.dir() + "/case.json";
   models::ModelOptions mo;
   mo.precision = o.bf16 ? models::Precision::BF16 : models::Precision::F32;
+  mo.quantization = o.quantization;
   const auto denoiser = pipelines::QwenImageDenoiser::load(c.dir(), mo);
   const auto vae = pipelines::load_qwen_image_vae(c.dir(), mo, /*decoder_only=*/true);
 
