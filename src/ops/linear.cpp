@@ -9,6 +9,7 @@
 #include "ops/tensor_args.h"
 #include "ops/w8a8_linear.h"
 #include "runtime/parallel.h"
+#include "runtime/profiler.h"
 
 namespace diffuse::ops {
 
@@ -106,11 +107,7 @@ void add_rows(Tensor& out, const Tensor* residual, const float* src, int64_t row
 // not depend on M for its brgemm kernels; other Ms that disagree fall back to plain weights).
 constexpr int64_t kPackM = 1024;
 
-// Output rows of a quantized weight dequantized per GEMM: 256 x K bf16 is 1.5 MiB at K = 3072,
-// small enough to stay in cache between the dequantization and the GEMM reading it.
-constexpr int64_t kQuantSliceRows = 256;
-
-// The dequantized slice, reused by every quantized Linear run from this thread (one buffer per
+// The dequantized weight, reused by every quantized Linear run from this thread (one buffer per
 // thread instead of one per layer).
 Tensor& quant_slice_buffer(int64_t elements, DType dtype) {
   thread_local Tensor buffer;
@@ -294,6 +291,7 @@ Tensor Linear::forward(const Tensor& x, const Epilogue& epilogue) const {
 }
 
 void Linear::forward_into(const Tensor& x, Tensor& out, const Epilogue& e) const {
+  ProfileScope scope(profile_scopes::kGemm);
   const Impl& im = *impl_;
   DIFFUSE_CHECK(x.ndim() >= 1 && x.dim(-1) == im.k, "Linear [", im.n, "x", im.k, "]: input ",
                 shape_str(x.shape()), " has the wrong last dim");
@@ -349,8 +347,11 @@ void Linear::forward_into(const Tensor& x, Tensor& out, const Epilogue& e) const
   const ResidualMode fused = mode == ResidualMode::SeparatePass ? ResidualMode::None : mode;
   const memory::desc src_md = im.src_desc(rows_per_group);
   const size_t src_elem = dtype_size(im.dtype);
-  // A float weight is one GEMM over all N columns; a quantized one, one per dequantized slice.
-  const int64_t slice = im.quantized && !im.w8a8 ? std::min(im.n, kQuantSliceRows) : im.n;
+  // One GEMM over all N columns. A quantized weight is dequantized whole into the per-thread
+  // buffer first. Measured: GEMMs on column slices (a strided output) with gate / residual
+  // post-ops fall back to oneDNN's reference kernel, so slicing for cache reuse lost far more
+  // than it saved; the loop stays general so narrower slices can return with a packed layout.
+  const int64_t slice = im.n;
   for (int64_t c0 = 0; c0 < im.n; c0 += slice) {
     const int64_t cols = std::min(slice, im.n - c0);
     const Prim& p = im.prim(PrimKey{rows_per_group, cols, e.activation, gate != nullptr, fused});

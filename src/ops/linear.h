@@ -43,9 +43,9 @@ class Linear {
   // `weight` [N, K] is kept as a view (no copy unless prepacked or converted); `bias` [N] is
   // copied to f32.
   explicit Linear(const Tensor& weight, const Tensor* bias = nullptr, LinearOptions options = {});
-  // A quantized weight, run as `compute` (BF16 or F32) GEMMs: each forward dequantizes a slice
-  // of output rows at a time into a per-thread buffer that stays in cache and runs the GEMM
-  // for those output columns, so the full-precision weight never exists in memory. Same
+  // A quantized weight, run as `compute` (BF16 or F32) GEMMs: each forward dequantizes the
+  // weight into one per-thread buffer shared by all quantized layers (so only the largest
+  // layer's full-precision copy ever exists) and runs the same GEMM as a float weight. Same
   // forward / epilogue semantics as above.
   // compute == I8 (W8A8, Int8PerChannel weights only): the int8 weight runs as is (prepacked)
   // against activations quantized to int8 per token on the fly, s8 x s8 -> s32, with the
