@@ -101,13 +101,16 @@ int main(int argc, char** argv) {
   std::printf("%-6s %10s %12s %12s %10s %10s %10s\n", "mode", "cosine", "weights MiB", "resident MiB", "wall ms",
               "cpu ms", "cpu ratio");
   double bf16_cpu = 0;
+  // Kept alive to the end so each mode's resident delta is not memory freed by the previous one.
+  std::vector<std::unique_ptr<FluxDoubleBlock>> blocks;
   // bf16 first: its output is the reference.
   for (ops::QuantMode mode : {ops::QuantMode::None, ops::QuantMode::Int8, ops::QuantMode::Q4, ops::QuantMode::W8A8}) {
     ModelOptions options;
     options.quantization = mode;
     const uint64_t rss0 = resident_bytes();
     io::WeightBinder binder(io::WeightSource::open_file(path));
-    auto block = std::make_unique<FluxDoubleBlock>(binder, dims, false, options);
+    blocks.push_back(std::make_unique<FluxDoubleBlock>(binder, dims, false, options));
+    const FluxDoubleBlock* block = blocks.back().get();
     binder.check();
     const uint64_t rss1 = resident_bytes();
     uint64_t weight_bytes = 0;
