@@ -11,6 +11,7 @@ machine; the wall medians are printed too.
 
     compare_pytorch.py [--diffuse build/diffuse] [--threads K] [--repeat R] [--sizes 256,1024,4096]
                        [--dtypes bf16,w8a8] [--archs flux-double,flux-single] [--json-out FILE]
+    compare_pytorch.py --from FILE [FILE ...]   # the table of JSON lines saved earlier (either engine)
 
 PyTorch comes from PYTORCH_PYTHON, else the first of this interpreter and /usr/bin/python3 that
 can import torch (Debian: apt-get install -y python3-torch). Without one, the PyTorch columns say
@@ -67,7 +68,17 @@ def main():
     ap.add_argument("--dtypes", default="bf16,w8a8")
     ap.add_argument("--archs", default="flux-double,flux-single")
     ap.add_argument("--json-out", help="also write every JSON line here")
+    ap.add_argument("--from", dest="from_files", nargs="+", help="print the table of these JSON-line files, run nothing")
     a = ap.parse_args()
+    if a.from_files:
+        lines = [json.loads(l) for f in a.from_files for l in open(f) if l.strip()]
+        ours = [j for j in lines if j.get("engine") == "diffuse"]
+        torch_bf16 = {(j["arch"], j["image_tokens"]): j for j in lines if j.get("engine") == "pytorch" and j["dtype"] == "bf16"}
+        rows = [(j["arch"], j["image_tokens"], j["dtype"], j, None, torch_bf16.get((j["arch"], j["image_tokens"])),
+                 "not run") for j in ours]
+        rows.sort(key=lambda r: (r[0], r[1], r[2]))
+        print_table(rows, lines, threads=ours[0]["threads"] if ours else 0, repeat=None)
+        return
     if not os.path.exists(a.diffuse):
         sys.exit("compare_pytorch.py: no diffuse binary at %s (build it, or pass --diffuse)" % a.diffuse)
     torch_py = find_torch_python()
@@ -95,11 +106,25 @@ def main():
             for dtype, (j, err) in ours.items():
                 rows.append((arch, size, dtype, j, err, torch_j, torch_err))
 
-    print("\nFLUX block %d x %d heads, %d text tokens, batch 1, %d threads; ms = median process CPU time / threads"
-          " over %d forwards" % (a.heads, a.head_dim, a.text_tokens, a.threads, a.repeat))
-    if lines:
-        print("PyTorch %s, attention: %s" % (lines[-1].get("torch_version", "?"), lines[-1].get("attention", "?"))
-              if lines[-1].get("engine") == "pytorch" else "")
+    print_table(rows, lines, a.threads, a.repeat)
+    if a.json_out:
+        with open(a.json_out, "w") as f:
+            for j in lines:
+                f.write(json.dumps(j) + "\n")
+
+
+def print_table(rows, lines, threads, repeat):
+    """rows: (arch, image tokens, dtype, our JSON or None, our error, PyTorch JSON or None, its error).
+    PyTorch's peak fraction is against our bf16 run's measured peak when its line has none."""
+    bf16_peak = {(r[0], r[1]): r[3]["peak_gflops"] for r in rows if r[3] and r[2] == "bf16" and r[3]["peak_gflops"]}
+    first = next((r[3] for r in rows if r[3]), None)
+    if first:
+        print("\nFLUX block %d heads x %d, %d text tokens, batch %d, %d threads; ms = median process CPU time / threads"
+              " over %s forwards" % (first["heads"], first["head_dim"], first["text_tokens"], first["batch"], threads,
+                                     repeat or "the recorded"))
+    torch_line = next((j for j in lines if j.get("engine") == "pytorch"), None)
+    if torch_line:
+        print("PyTorch %s, attention: %s" % (torch_line.get("torch_version", "?"), torch_line.get("attention", "?")))
     head = "%-12s %6s %5s | %9s %11s | %7s %6s | %9s %9s | %10s %10s" % (
         "arch", "img", "dtype", "ours ms", "torch bf16", "speedup", "target", "ours peak", "torch pk",
         "ours wall", "torch wall")
@@ -110,14 +135,12 @@ def main():
             print("%-12s %6d %5s | %s" % (arch, size, dtype, err))
             continue
         speedup = "%.2fx" % (tj["cpu_ms_median"] / j["cpu_ms_median"]) if tj else "-"
+        if tj and tj.get("peak_fraction") is None and (arch, size) in bf16_peak:
+            tj = dict(tj, peak_fraction=tj["gflops"] / bf16_peak[(arch, size)])
         target = ">=%.1fx" % TARGETS[size] if size in TARGETS else ""
         print("%-12s %6d %5s | %9s %11s | %7s %6s | %9s %9s | %10.0f %10s" % (
             arch, size, dtype, fmt_ms(j), fmt_ms(tj) if tj else terr[:11], speedup, target, fmt_frac(j),
             fmt_frac(tj), j["ms_median"], "%.0f" % tj["ms_median"] if tj else "-"))
-    if a.json_out:
-        with open(a.json_out, "w") as f:
-            for j in lines:
-                f.write(json.dumps(j) + "\n")
 
 
 if __name__ == "__main__":

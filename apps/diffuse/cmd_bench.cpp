@@ -66,7 +66,8 @@ int run_bench(int argc, char** argv) {
   // The peak is measured after the block so the timed forwards do not follow a burst of
   // AVX-512 / AMX loops; it runs on the same threads.
   const bench::PeakKind kind = bench::gemm_peak_kind(
-      spec.options.precision == models::Precision::BF16 ? bench::GemmType::BF16
+      spec.options.quantization == ops::QuantMode::W8A8 ? bench::GemmType::Int8
+      : spec.options.precision == models::Precision::BF16 ? bench::GemmType::BF16
                                                           : bench::GemmType::F32);
   const double peak = bench::measure_peak_gflops(kind, t.threads);
 
