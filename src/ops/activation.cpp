@@ -5,6 +5,7 @@
 #include "ops/tensor_args.h"
 #include "ops/vec_math.h"
 #include "runtime/parallel.h"
+#include "runtime/profiler.h"
 
 namespace diffuse::ops {
 namespace {
@@ -101,6 +102,7 @@ const char* activation_name(Activation a) {
 void apply_activation(float* data, int64_t n, Activation act) { activation_kernel(data, data, n, act); }
 
 Tensor activation(const Tensor& x, Activation act) {
+  ProfileScope scope(profile_scopes::kNormElementwise);
   const char* op = "activation";
   check_f32(x, op, "x");
   Tensor out = Tensor::empty(x.shape(), DType::F32);
@@ -122,6 +124,7 @@ Tensor activation(const Tensor& x, Activation act) {
 }
 
 void activation_inplace(Tensor& x, Activation act) {
+  ProfileScope scope(profile_scopes::kNormElementwise);
   const char* op = "activation_inplace";
   check_f32(x, op, "x");
   check_writable(x, op, "x");
@@ -143,6 +146,7 @@ void activation_inplace(Tensor& x, Activation act) {
 }
 
 Tensor gated(const Tensor& x, Activation act, GatedHalves halves) {
+  ProfileScope scope(profile_scopes::kNormElementwise);
   const char* op = "gated";
   check_f32(x, op, "x");
   const Rows rows(x, op, "x");
@@ -167,6 +171,7 @@ Tensor gated(const Tensor& x, Activation act, GatedHalves halves) {
 }
 
 Tensor gated(Activation act, const Tensor& gate, const Tensor& up) {
+  ProfileScope scope(profile_scopes::kNormElementwise);
   const char* op = "gated";
   check_f32(gate, op, "gate");
   check_f32(up, op, "up");

@@ -12,6 +12,7 @@
 #include "ops/cpu_isa.h"
 #include "ops/gemm_operand.h"
 #include "runtime/parallel.h"
+#include "runtime/profiler.h"
 
 namespace diffuse::ops {
 
@@ -166,6 +167,7 @@ const char* attention_kernel_name(AttentionKernel kernel) {
 }
 
 Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionOptions& o) {
+  ProfileScope scope(profile_scopes::kAttention);
   DIFFUSE_CHECK(q.ndim() == 4 && k.ndim() == 4 && v.ndim() == 4, "attention: q, k, v must be [B, H, S, D], got ",
                 shape_str(q.shape()), ", ", shape_str(k.shape()), ", ", shape_str(v.shape()));
   attn::Problem p;

@@ -7,6 +7,7 @@
 
 #include "ops/dnnl_context.h"
 #include "ops/tensor_args.h"
+#include "runtime/profiler.h"
 
 namespace diffuse::ops {
 
@@ -94,6 +95,7 @@ int64_t Conv2d::in_channels() const { return impl_->ic; }
 int64_t Conv2d::out_channels() const { return impl_->oc; }
 
 Tensor Conv2d::forward(const Tensor& x_in) const {
+  ProfileScope scope(profile_scopes::kConv);
   const Impl& im = *impl_;
   DIFFUSE_CHECK(x_in.ndim() == 4 && x_in.dim(1) == im.ic, "Conv2d [", im.oc, ", ", im.ic, ", ", im.kh, ", ",
                 im.kw, "]: input ", shape_str(x_in.shape()), " is not [N, ", im.ic, ", H, W]");

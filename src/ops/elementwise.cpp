@@ -5,6 +5,7 @@
 #include "ops/broadcast_loop.h"
 #include "ops/tensor_args.h"
 #include "ops/vec_math.h"
+#include "runtime/profiler.h"
 
 namespace diffuse::ops {
 namespace {
@@ -84,6 +85,7 @@ float* mutable_ptr(const Tensor& t) { return const_cast<float*>(static_cast<cons
 // Writes f(inputs...) into `out` (already shaped as the broadcast shape).
 template <typename F, size_t N>
 void apply(Tensor& out, const std::array<const Tensor*, N>& inputs, const char* op, F f) {
+  ProfileScope scope(profile_scopes::kNormElementwise);
   static_assert(N == 2 || N == 3);
   std::array<Shape, kMaxBroadcastOperands> strides;
   std::array<float*, kMaxBroadcastOperands> base{};

@@ -8,6 +8,7 @@
 #include "ops/tensor_args.h"
 #include "ops/vec_math.h"
 #include "runtime/parallel.h"
+#include "runtime/profiler.h"
 #include "tensor/half.h"
 
 namespace diffuse::ops {
@@ -106,6 +107,7 @@ void check_eps(float eps, const char* op) {
 }  // namespace
 
 Tensor layer_norm(const Tensor& x, const Tensor* weight, const Tensor* bias, float eps) {
+  ProfileScope scope(profile_scopes::kNormElementwise);
   const char* op = "layer_norm";
   check_f32(x, op, "x");
   check_contiguous(x, op, "x");
@@ -163,6 +165,7 @@ Modulation modulation(const Tensor* t, int64_t batch, int64_t tokens, int64_t ch
 }  // namespace
 
 Tensor layer_norm_modulate(const Tensor& x, const Tensor* shift, const Tensor* scale, float eps) {
+  ProfileScope scope(profile_scopes::kNormElementwise);
   const char* op = "layer_norm_modulate";
   check_f32(x, op, "x");
   check_contiguous(x, op, "x");
@@ -188,6 +191,7 @@ Tensor layer_norm_modulate(const Tensor& x, const Tensor* shift, const Tensor* s
 
 Tensor group_norm(const Tensor& x, int64_t groups, const Tensor* weight, const Tensor* bias,
                   float eps, bool fuse_silu) {
+  ProfileScope scope(profile_scopes::kNormElementwise);
   const char* op = "group_norm";
   check_f32(x, op, "x");
   check_contiguous(x, op, "x");
@@ -318,6 +322,7 @@ void rms_norm_into(const Tensor& x, const Tensor* weight, const RmsNormOptions& 
 }  // namespace
 
 Tensor rms_norm(const Tensor& x, const Tensor* weight, const RmsNormOptions& options) {
+  ProfileScope scope(profile_scopes::kNormElementwise);
   check_f32(x, "rms_norm", "x");
   Tensor out = Tensor::empty(x.shape(), DType::F32);
   rms_norm_into(x, weight, options, out.data_mut<float>(), true, nullptr, "rms_norm");
@@ -325,6 +330,7 @@ Tensor rms_norm(const Tensor& x, const Tensor* weight, const RmsNormOptions& opt
 }
 
 void rms_norm_inplace(Tensor& x, const Tensor* weight, const RmsNormOptions& options) {
+  ProfileScope scope(profile_scopes::kNormElementwise);
   const char* op = "rms_norm_inplace";
   check_f32(x, op, "x");
   check_writable(x, op, "x");
@@ -337,6 +343,7 @@ void rms_norm_inplace(Tensor& x, const Tensor* weight, const RmsNormOptions& opt
 // ---- Channel RMSNorm (causal-VAE norm) -------------------------------------------------
 
 Tensor channel_rms_norm(const Tensor& x, const Tensor* gamma, const Tensor* bias, bool fuse_silu) {
+  ProfileScope scope(profile_scopes::kNormElementwise);
   const char* op = "channel_rms_norm";
   check_f32(x, op, "x");
   check_contiguous(x, op, "x");

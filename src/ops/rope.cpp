@@ -5,6 +5,7 @@
 #include "ops/tensor_args.h"
 #include "ops/vec_math.h"
 #include "runtime/parallel.h"
+#include "runtime/profiler.h"
 
 namespace diffuse::ops {
 namespace {
@@ -179,6 +180,7 @@ Tensor rope_inv_freq(int64_t rot_dim, float theta) {
 }
 
 void rope_interleaved_inplace(Tensor& x, const Tensor& cos, const Tensor& sin) {
+  ProfileScope scope(profile_scopes::kNormElementwise);
   const char* op = "rope_interleaved_inplace";
   check_x(x, op);
   const TablePair t = table_pair(x, cos, sin, op);
@@ -191,6 +193,7 @@ void rope_interleaved_inplace(Tensor& x, const Tensor& cos, const Tensor& sin) {
 }
 
 void rope_rotate_half_inplace(Tensor& x, const Tensor& cos, const Tensor& sin) {
+  ProfileScope scope(profile_scopes::kNormElementwise);
   const char* op = "rope_rotate_half_inplace";
   check_x(x, op);
   const TablePair t = table_pair(x, cos, sin, op);

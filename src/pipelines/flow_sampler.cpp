@@ -1,11 +1,13 @@
 #include "pipelines/flow_sampler.h"
 
 #include "sampling/pipeline_schedule.h"
+#include "runtime/profiler.h"
 
 namespace diffuse::pipelines {
 
 Tensor run_flow_sampler(const FlowMatchConfig& config, const std::string& family, int steps, int64_t image_tokens,
                         Tensor latents, const VelocityFn& velocity, const DenoiseObserver& observer) {
+  ProfileScope scope(profile_scopes::kTransformer);
   FlowMatchEulerScheduler scheduler(config);
   const PipelineSchedule ps = pipeline_schedule(family);
   scheduler.set_timesteps(pipeline_sigmas(steps, ps.spacing), calculate_shift(image_tokens, config));

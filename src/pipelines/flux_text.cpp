@@ -8,6 +8,7 @@
 #include "models/text/t5_encoder.h"
 #include "pipelines/component_loader.h"
 #include "runtime/log.h"
+#include "runtime/profiler.h"
 #include "runtime/timer.h"
 #include "text/clip_tokenizer.h"
 #include "text/t5_tokenizer.h"
@@ -53,6 +54,7 @@ Tensor encode_t5(const std::string& root, const std::string& tokenizer_dir, cons
   load_component(root, encoder_dir, [&](const io::Json& config, const std::string& ctx, io::WeightBinder& b) {
     t5 = std::make_unique<models::T5Encoder>(models::T5EncoderConfig::from_json(config, ctx), b, options);
   });
+  ProfileScope scope(profile_scopes::kTextEncoder);
   Timer timer;
   Tensor out = t5->forward(tokens.input_ids, use_mask ? &tokens.attention_mask : nullptr);
   log_info(str_cat(encoder_dir, ": encoded ", prompts.size(), "x", max_len, " tokens in ",
@@ -69,6 +71,7 @@ Tensor encode_clip_pooled(const std::string& root, const std::vector<std::string
   load_component(root, "text_encoder", [&](const io::Json& config, const std::string& ctx, io::WeightBinder& b) {
     clip = std::make_unique<models::CLIPTextModel>(models::CLIPTextModelConfig::from_json(config, ctx), b, options);
   });
+  ProfileScope scope(profile_scopes::kTextEncoder);
   return clip->forward(ids_tensor(ids)).pooled_output;
 }
 

@@ -3,11 +3,13 @@
 #include <algorithm>
 
 #include "ops/shape.h"
+#include "runtime/profiler.h"
 
 namespace diffuse::pipelines {
 
 Tensor decode_packed_latents(const LatentDecoder& decoder, const Tensor& latents, const LatentGeometry& g,
                              const std::function<void(const Tensor& z, const Tensor& raw)>& decoded_trace) {
+  ProfileScope scope(profile_scopes::kVae);
   const Tensor unpacked = ops::unpack_latents_2x2(latents.to(DType::F32), g.latent_h, g.latent_w);
   const Tensor z = decoder.to_vae_space(unpacked);
   Tensor image = decoder.decode(z);

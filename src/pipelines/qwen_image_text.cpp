@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "runtime/error.h"
+#include "runtime/profiler.h"
 
 namespace diffuse::pipelines {
 
@@ -90,6 +91,7 @@ QwenImagePromptEmbeds encode_qwen_image_prompts(const models::DecoderLlm& text_e
                                                 const text::BpeTokenizer& tokenizer,
                                                 const std::vector<std::string>& prompts, int64_t max_sequence_length,
                                                 int64_t drop_idx) {
+  ProfileScope scope(profile_scopes::kTextEncoder);
   check_max_sequence_length(max_sequence_length);
   const QwenImageTokens t = tokenize_qwen_image_prompts(tokenizer, prompts, drop_idx);
   const std::vector<Tensor> hs = text_encoder.forward(t.input_ids, t.attention_mask, {-1});

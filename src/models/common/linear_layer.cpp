@@ -2,6 +2,8 @@
 
 #include <atomic>
 
+#include "runtime/profiler.h"
+
 namespace diffuse::models {
 
 namespace {
@@ -12,7 +14,11 @@ std::atomic<size_t> stored_quantized{0}, quantized_at_load{0}, kept_float{0};
 
 LinearLayer::LinearLayer(io::WeightBinder& binder, const std::string& name, int64_t in_features,
                          int64_t out_features, bool bias, const ModelOptions& options)
-    : name_(binder.prefix() + name), in_(in_features), out_(out_features) {
+    : name_(binder.prefix() + name),
+      in_(in_features),
+      out_(out_features),
+      kind_(linear_kind_from_name(name_)),
+      scope_name_(linear_kind_scope_name(kind_)) {
   const std::string weight_name = name + ".weight";
   io::WeightBinder::LinearWeight w = binder.take_linear_weight(weight_name, {out_features, in_features});
   const Tensor b = bias ? binder.take(name + ".bias", {out_features}) : Tensor();
@@ -56,9 +62,13 @@ const ops::Linear& LinearLayer::kernel() const {
   return *linear_;
 }
 
-Tensor LinearLayer::forward(const Tensor& x, const ops::Epilogue& e) const { return kernel().forward(x, e); }
+Tensor LinearLayer::forward(const Tensor& x, const ops::Epilogue& e) const {
+  ProfileScope scope(scope_name_);
+  return kernel().forward(x, e);
+}
 
 void LinearLayer::forward_into(const Tensor& x, Tensor& out, const ops::Epilogue& e) const {
+  ProfileScope scope(scope_name_);
   kernel().forward_into(x, out, e);
 }
 

@@ -5,6 +5,9 @@
 // The weight may be stored quantized (io/quantized_tensors.h), and ModelOptions::quantization
 // quantizes a float one at load; then the float weight's pages are released from the mapping,
 // so the resident weight is the quantized one.
+//
+// Its kind (qkv, out-proj, FFN up/down, modulation, other) is decided once from the full module
+// name (models/common/linear_kind.h); forward passes are profiled under that kind.
 #pragma once
 
 #include <cstddef>
@@ -12,6 +15,7 @@
 #include <string>
 
 #include "io/weight_binder.h"
+#include "models/common/linear_kind.h"
 #include "models/common/model_options.h"
 #include "ops/linear.h"
 
@@ -26,6 +30,7 @@ class LinearLayer {
   bool loaded() const { return linear_.has_value(); }
   int64_t in_features() const { return in_; }
   int64_t out_features() const { return out_; }
+  LinearKind kind() const { return kind_; }
 
   Tensor forward(const Tensor& x, const ops::Epilogue& e = {}) const;
   void forward_into(const Tensor& x, Tensor& out, const ops::Epilogue& e = {}) const;
@@ -47,6 +52,8 @@ class LinearLayer {
 
   std::string name_;
   int64_t in_ = 0, out_ = 0;
+  LinearKind kind_ = LinearKind::Other;
+  const char* scope_name_ = linear_kind_scope_name(LinearKind::Other);  // of kind_, looked up once
   std::optional<ops::Linear> linear_;
 };
 
