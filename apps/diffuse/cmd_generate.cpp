@@ -16,6 +16,7 @@
 #include "pipelines/model_catalog.h"
 #include "runtime/log.h"
 #include "runtime/parallel.h"
+#include "runtime/profiler.h"
 #include "runtime/progress.h"
 #include "runtime/timer.h"
 
@@ -75,6 +76,14 @@ std::string fmt_seconds(double s) {
   return buf;
 }
 
+// The --profile table: components (text encoder, denoising loop, VAE decode) and, within each,
+// the op categories (runtime/profiler.h). Loading and checks are outside every scope.
+void print_profile(double total_s) {
+  const ProfileTable table = profile_table(profile_records());
+  std::fprintf(stderr, "profile: %.2f s in profiled scopes of %.2f s total (loading, checks and I/O are outside)\n%s",
+               table.total_seconds, total_s, format_profile_table(table).c_str());
+}
+
 int run_generate(int argc, char** argv) {
   Args args;
   args.option("model", "diffusers model folder or Hugging Face cache folder (models--ORG--NAME)", "-m");
@@ -99,6 +108,7 @@ int run_generate(int argc, char** argv) {
   args.option("chroma-mask", "Chroma text mask: 'keys' (original model, default) or 'diffusers-additive'", "", "keys");
   args.flag("no-memory-check", "run even when the memory estimate exceeds the available memory");
   args.flag("quiet", "no progress output", "-q");
+  args.flag("profile", "after the timings, print the time per component and op category (stderr, even with -q)");
   if (!args.parse(argc, argv, "diffuse generate -m MODEL -p PROMPT [options]")) return 0;
   if (args.has("quiet")) set_log_level(LogLevel::Quiet);
   if (args.has("threads")) set_num_threads(args.get_int("threads"));
@@ -135,7 +145,12 @@ int run_generate(int argc, char** argv) {
   preflight(root, index);
   check_memory(root, index, request, !args.has("no-memory-check"));
   const double preflight_s = phase.seconds();
+  if (args.has("profile")) {
+    reset_profile();
+    set_profiling(true);
+  }
   const GenerateResult r = family(root, index, request);
+  set_profiling(false);
 
   const io::Image8 rgb = io::image_to_rgb8(r.image.select(0, 0));
   io::TextChunks meta = {
@@ -157,6 +172,7 @@ int run_generate(int argc, char** argv) {
                    fmt_seconds(r.denoise_s / r.steps), "/step), decode ", fmt_seconds(r.decode_s), ", total ",
                    fmt_seconds(total.seconds())));
   log_info(str_cat("peak memory: ", peak_resident_bytes() / (1024 * 1024), " MiB"));
+  if (args.has("profile")) print_profile(total.seconds());
   std::printf("%s\n", output.c_str());
   return 0;
 }
