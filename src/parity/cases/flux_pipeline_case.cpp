@@ -3,9 +3,8 @@
 // latents and timestep after every step, the final image, every transformer call's inputs and
 // output (our batched CFG call is reported as the reference's separate cond / uncond calls),
 // and the VAE decode input and raw output.
-#include <limits>
-
 #include "parity/cases/cases.h"
+#include "parity/cases/pipeline_case_recording.h"
 #include "pipelines/flux_pipeline.h"
 
 namespace diffuse::parity {
@@ -49,23 +48,9 @@ ProducedSet run_flux_pipeline_case(const FixtureCase& c, const RunOptions& o) {
   std::optional<pipelines::PromptConditioning> uncond;
   if (c.has("in.negative_prompt_embeds")) uncond = conditioning(c, "negative_");
 
-  // f32: the fixtures' 1e-4 max-abs on latents and image; bf16: cosine only (errors compound
-  // over steps, so every step is compared).
-  Tolerance tol = o.bf16 ? Tolerance{0.999, std::numeric_limits<double>::infinity(), -1}
-                         : Tolerance{0.99999, 1e-4, -1};
+  const Tolerance tol = pipeline_tolerance(o);
   ProducedSet out;
-  pipelines::DenoiseObserver obs;
-  obs.on_step = [&](int i, float t, const Tensor& latents) {
-    out.outputs.push_back({"out.latents.step" + std::to_string(i), latents.clone(), tol});
-    out.outputs.push_back({"out.timestep.step" + std::to_string(i), Tensor::from_f32({1}, {t}),
-                           Tolerance{0.999999, 1e-3, -1}});
-  };
-  obs.on_transformer_call = [&](int k, const std::map<std::string, Tensor>& args) {
-    for (const auto& [name, value] : args) {
-      const std::string key = "dump.transformer.call" + std::to_string(k) + "." + name;
-      if (c.has(key)) out.dumps.push_back({key, value.clone(), tol});
-    }
-  };
+  const pipelines::DenoiseObserver obs = record_denoising(c, out, tol);
   const Tensor latents = denoiser->denoise(cond, uncond ? &*uncond : nullptr, c.tensor("in.latents"), geometry, s, obs);
   const Tensor image = pipelines::decode_packed_latents(*vae, latents, geometry, [&](const Tensor& z, const Tensor& raw) {
     out.dumps.push_back({"dump.vae_decode.call0.z", z.clone(), tol});
