@@ -11,7 +11,9 @@
 #include "io/model_folder.h"
 #include "io/png.h"
 #include "models/common/model_options.h"
+#include "pipelines/flow_sampler.h"
 #include "pipelines/latent_geometry.h"
+#include "runtime/progress.h"
 #include "tensor/tensor.h"
 
 namespace diffuse::cli {
@@ -41,6 +43,11 @@ struct GenerateResult {
 // Called after the preflight check; logs its own progress.
 using GenerateFamily = GenerateResult (*)(const std::string& root, const io::ModelIndex& index,
                                           const GenerateRequest& request);
+
+// Shared by the families: the seeded starting latents (PyTorch-identical noise in the run's
+// precision) and the denoising progress bar.
+Tensor seeded_noise(const GenerateRequest& request, int64_t latent_channels, const pipelines::LatentGeometry& geometry);
+pipelines::DenoiseObserver progress_observer(ProgressBar& bar);
 
 GenerateResult generate_flux(const std::string& root, const io::ModelIndex& index, const GenerateRequest& request);
 GenerateResult generate_qwen_image(const std::string& root, const io::ModelIndex& index,

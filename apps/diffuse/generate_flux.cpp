@@ -59,11 +59,9 @@ GenerateResult generate_flux(const std::string& root, const io::ModelIndex& inde
                    request.seed, negative ? str_cat(", CFG ", settings.cfg_scale) : std::string()));
 
   phase.reset();
-  const Tensor noise = pipelines::initial_noise(request.seed, denoiser->latent_channels(), r.geometry,
-                                                options.precision == models::Precision::BF16 ? DType::BF16 : DType::F32);
+  const Tensor noise = seeded_noise(request, denoiser->latent_channels(), r.geometry);
   ProgressBar bar("step", settings.steps);
-  pipelines::DenoiseObserver observer;
-  observer.on_step = [&](int i, float, const Tensor&) { bar.update(i + 1); };
+  const pipelines::DenoiseObserver observer = progress_observer(bar);
   const Tensor latents = denoiser->denoise(prompts.cond, prompts.uncond ? &*prompts.uncond : nullptr, noise,
                                            r.geometry, settings, observer);
   bar.finish();

@@ -75,11 +75,9 @@ GenerateResult generate_qwen_image(const std::string& root, const io::ModelIndex
                    request.seed, negative ? str_cat(", true CFG ", settings.true_cfg_scale) : std::string()));
 
   phase.reset();
-  const Tensor noise = pipelines::initial_noise(request.seed, denoiser->latent_channels(), r.geometry,
-                                                options.precision == models::Precision::BF16 ? DType::BF16 : DType::F32);
+  const Tensor noise = seeded_noise(request, denoiser->latent_channels(), r.geometry);
   ProgressBar bar("step", settings.steps);
-  pipelines::DenoiseObserver observer;
-  observer.on_step = [&](int i, float, const Tensor&) { bar.update(i + 1); };
+  const pipelines::DenoiseObserver observer = progress_observer(bar);
   const Tensor latents =
       denoiser->denoise(cond, uncond ? &*uncond : nullptr, noise, r.geometry, settings, observer);
   bar.finish();
