@@ -94,6 +94,8 @@ int run_bench(int argc, char** argv) {
   j["peak_kind"] = bench::peak_kind_name(kind);
   j["peak_gflops"] = peak;
   j["peak_fraction"] = peak > 0 ? nlohmann::ordered_json(gflops / peak) : nlohmann::ordered_json(nullptr);
+  j["peak_rss_mib"] = static_cast<double>(t.peak_rss_bytes) / (1 << 20);
+  j["activation_rss_mib"] = static_cast<double>(t.peak_rss_bytes - t.peak_rss_before_bytes) / (1 << 20);
   j["engine"] = "diffuse";
   std::printf("%s\n", j.dump().c_str());
   return 0;

@@ -8,6 +8,7 @@
 #include "models/dit/flux_blocks.h"
 #include "runtime/error.h"
 #include "runtime/parallel.h"
+#include "runtime/progress.h"
 #include "runtime/timer.h"
 
 namespace diffuse::bench {
@@ -41,6 +42,7 @@ BlockTimings time_forwards(const BlockBenchSpec& spec, Forward&& forward, Reset&
   BlockTimings t;
   t.threads = num_threads();
   reset();
+  t.peak_rss_before_bytes = peak_resident_bytes();
   forward();
   for (int i = 0; i < spec.repeat; ++i) {
     reset();
@@ -50,6 +52,7 @@ BlockTimings time_forwards(const BlockBenchSpec& spec, Forward&& forward, Reset&
     t.wall_s.push_back(wall.seconds());
     t.cpu_s.push_back((cpu_seconds() - c0) / t.threads);
   }
+  t.peak_rss_bytes = peak_resident_bytes();
   return t;
 }
 

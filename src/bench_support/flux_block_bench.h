@@ -57,6 +57,9 @@ struct BlockTimings {
   std::vector<double> wall_s;  // per timed forward
   std::vector<double> cpu_s;   // per timed forward: process CPU time / threads
   int threads = 0;
+  // Process peak resident memory before the first forward (weights, inputs) and after the last:
+  // the difference is what the forwards' activations and kernel scratch added on top.
+  size_t peak_rss_before_bytes = 0, peak_rss_bytes = 0;
 };
 
 // Builds the block on random weights (seeded), random activations and modulation, FLUX position
