@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <limits>
 
+#include "models/common/token_embedding.h"
 #include "ops/attention.h"
 #include "ops/elementwise.h"
 #include "ops/norm.h"
@@ -106,20 +107,14 @@ CLIPTextModel::CLIPTextModel(const CLIPTextModelConfig& config, io::WeightBinder
                 l.k_proj.loaded() && l.v_proj.loaded() && l.out_proj.loaded() && l.fc1.loaded() && l.fc2.loaded();
 }
 
-Tensor CLIPTextModel::embed(const std::vector<int64_t>& ids, int64_t batch, int64_t len) const {
-  const int64_t d = config_.hidden_size;
-  Tensor h = Tensor::empty({batch, len, d}, DType::F32);
+Tensor CLIPTextModel::embed(const Tensor& ids) const {
+  Tensor h = lookup_token_embeddings(token_embedding_, ids, "CLIP text model");
+  const int64_t d = config_.hidden_size, len = ids.dim(1);
   const float* pos = position_embedding_.data<float>();
-  for (int64_t b = 0; b < batch; ++b)
-    for (int64_t j = 0; j < len; ++j) {
-      const int64_t id = ids[static_cast<size_t>(b * len + j)];
-      DIFFUSE_CHECK(id >= 0 && id < config_.vocab_size, "CLIP text model: input_ids[", b, ", ", j, "] = ", id,
-                    " is outside the vocabulary [0, ", config_.vocab_size, ")");
-      Tensor row = h.select(0, b).select(0, j);
-      row.copy_from(token_embedding_.select(0, id));
-      float* r = row.data_mut<float>();
-      for (int64_t k = 0; k < d; ++k) r[k] += pos[j * d + k];
-    }
+  float* x = h.data_mut<float>();
+  for (int64_t b = 0; b < ids.dim(0); ++b)
+    for (int64_t j = 0; j < len; ++j)
+      for (int64_t k = 0; k < d; ++k) x[(b * len + j) * d + k] += pos[j * d + k];
   return h;
 }
 
@@ -154,7 +149,7 @@ CLIPTextModel::Output CLIPTextModel::run(const Tensor& ids, const Tensor* attent
   const Tensor key_mask = attention_mask ? key_mask_from(*attention_mask, batch, len) : Tensor();
   const Tensor causal = causal_mask(len);
 
-  Tensor h = embed(id_values, batch, len);
+  Tensor h = embed(ids);
   models::trace(trace, "text_model.embeddings", h);
   for (size_t i = 0; i < layers_.size(); ++i) {
     const Layer& l = layers_[i];

@@ -64,7 +64,7 @@ class CLIPTextModel {
   };
 
   Output run(const Tensor& input_ids, const Tensor* attention_mask, const Trace* trace) const;
-  Tensor embed(const std::vector<int64_t>& ids, int64_t batch, int64_t len) const;
+  Tensor embed(const Tensor& input_ids) const;  // token + position embeddings, f32
   Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias) const;
   Tensor self_attention(const Layer& layer, const Tensor& x, const Tensor& causal, const Tensor& key_mask) const;
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <limits>
 
+#include "models/common/token_embedding.h"
 #include "models/text/decoder_llm_rope.h"
 #include "ops/norm.h"
 #include "ops/rope.h"
@@ -117,16 +118,7 @@ DecoderLlm::DecoderLlm(const DecoderLlmConfig& config, io::WeightBinder& binder,
 
 Tensor DecoderLlm::embed(const Tensor& ids) const {
   DIFFUSE_CHECK(embed_tokens_.defined(), "decoder LLM: no weights loaded (", prefix_, ".embed_tokens.weight)");
-  const int64_t batch = ids.dim(0), len = ids.dim(1);
-  Tensor h = Tensor::empty({batch, len, config_.hidden_size}, DType::F32);
-  for (int64_t b = 0; b < batch; ++b)
-    for (int64_t j = 0; j < len; ++j) {
-      const int64_t id = static_cast<int64_t>(ids.item({b, j}));
-      DIFFUSE_CHECK(id >= 0 && id < config_.vocab_size, "decoder LLM: input_ids[", b, ", ", j, "] = ", id,
-                    " is outside the vocabulary [0, ", config_.vocab_size, ")");
-      h.select(0, b).select(0, j).copy_from(embed_tokens_.select(0, id));
-    }
-  return h;
+  return lookup_token_embeddings(embed_tokens_, ids, "decoder LLM");
 }
 
 std::vector<Tensor> DecoderLlm::forward(const Tensor& ids, const Tensor& attention_mask, const std::vector<int>& indices,

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 
+#include "models/common/token_embedding.h"
 #include "models/text/t5_encoder_position_bias.h"
 #include "ops/attention.h"
 #include "ops/elementwise.h"
@@ -117,16 +118,7 @@ T5Encoder::T5Encoder(const T5EncoderConfig& config, io::WeightBinder& binder, co
 
 Tensor T5Encoder::embed(const Tensor& ids) const {
   DIFFUSE_CHECK(shared_.defined(), "T5 encoder: no weights loaded (shared.weight)");
-  const int64_t batch = ids.dim(0), len = ids.dim(1);
-  Tensor h = Tensor::empty({batch, len, config_.d_model}, DType::F32);
-  for (int64_t b = 0; b < batch; ++b)
-    for (int64_t j = 0; j < len; ++j) {
-      const int64_t id = static_cast<int64_t>(ids.item({b, j}));
-      DIFFUSE_CHECK(id >= 0 && id < config_.vocab_size, "T5 encoder: input_ids[", b, ", ", j, "] = ", id,
-                    " is outside the vocabulary [0, ", config_.vocab_size, ")");
-      h.select(0, b).select(0, j).copy_from(shared_.select(0, id));
-    }
-  return h;
+  return lookup_token_embeddings(shared_, ids, "T5 encoder");
 }
 
 Tensor T5Encoder::rms_norm(const Tensor& x, const Tensor& weight) const {
