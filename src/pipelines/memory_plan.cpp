@@ -51,13 +51,12 @@ uint64_t loaded_bytes(const io::WeightBinder::Expected& e, const io::WeightSourc
   return e.shape.size() >= 4 ? stored + numel * 4 : stored;
 }
 
-ComponentFootprint footprint(const std::string& root, const io::ComponentSpec& spec,
+ComponentFootprint footprint(const std::string& root, const io::ComponentSpec& spec, const io::Json& config,
                              const models::ModelOptions& options) {
   ComponentFootprint f;
   f.name = spec.name;
   f.class_name = spec.class_name;
   f.role = role_of(spec.name);
-  const io::Json config = io::load_component_config(root, spec.name);
   const std::string folder = io::component_folder(root, spec.name);
   std::optional<io::WeightSource> source;
   if (io::folder_has_weights(folder)) source = io::open_component_weights(root, spec.name);
@@ -125,8 +124,9 @@ MemoryPlan plan_generation_memory(const std::string& root, const io::ModelIndex&
   uint64_t text_weights = 0, transformer_weights = 0, vae_weights = 0;
   for (const auto& spec : index.components) {
     if (!architecture_builder(spec.class_name)) continue;  // tokenizers, schedulers
-    ComponentFootprint f = footprint(root, spec, options);
-    const uint64_t act = activation_bytes(f, io::load_component_config(root, spec.name), shape);
+    const io::Json config = io::load_component_config(root, spec.name);
+    ComponentFootprint f = footprint(root, spec, config, options);
+    const uint64_t act = activation_bytes(f, config, shape);
     switch (f.role) {
       case ComponentRole::TextEncoder:
         text_weights += f.weight_bytes;
