@@ -38,10 +38,17 @@ bool cpu_has_amx_bf16() {
                          __builtin_cpu_supports("amx-bf16") && request_amx_permission();
   return ok;
 }
+
+bool cpu_has_amx_int8() {
+  static const bool ok = cpu_has_avx512() && __builtin_cpu_supports("amx-tile") &&
+                         __builtin_cpu_supports("amx-int8") && request_amx_permission();
+  return ok;
+}
 #else
 bool cpu_has_avx512() { return false; }
 bool cpu_has_avx512_bf16() { return false; }
 bool cpu_has_amx_bf16() { return false; }
+bool cpu_has_amx_int8() { return false; }
 #endif
 
 }  // namespace diffuse::ops

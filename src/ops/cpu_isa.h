@@ -10,5 +10,7 @@ bool cpu_has_avx512_bf16();  // vdpbf16ps / vcvtne2ps2bf16
 // AMX tiles with bf16 multiply, and the OS granted this process the tile state
 // (Linux needs an arch_prctl request before the first tile instruction).
 bool cpu_has_amx_bf16();
+// AMX tiles with int8 multiply (tdpbssd), tile state granted as above.
+bool cpu_has_amx_int8();
 
 }  // namespace diffuse::ops
