@@ -4,6 +4,9 @@
 #include <optional>
 #include <unordered_map>
 
+#include "ops/x86_intrinsics.h"
+
+#include "ops/amx_gemm.h"
 #include "ops/dnnl_context.h"
 #include "ops/gemm_operand.h"
 #include "ops/tensor_args.h"
@@ -103,6 +106,29 @@ void add_rows(Tensor& out, const Tensor* residual, const float* src, int64_t row
   });
 }
 
+#if defined(__x86_64__)
+// Only the AMX path calls it, and every AMX CPU has AVX-512: let the loops use it.
+#define DIFFUSE_EPILOGUE_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq")))
+#else
+#define DIFFUSE_EPILOGUE_TARGET
+#endif
+
+// out = residual + gate * act(acc + bias) for one row segment of an AMX output block (the same
+// order of operations as the oneDNN post-op chain). residual may be out itself.
+DIFFUSE_EPILOGUE_TARGET void finish_row(float* acc, int64_t cols, const float* bias, Activation act, const float* gate,
+                                        const float* residual, float* out) {
+  if (bias != nullptr)
+    for (int64_t j = 0; j < cols; ++j) acc[j] += bias[j];
+  if (act != Activation::Identity) apply_activation(acc, cols, act);
+  if (gate != nullptr)
+    for (int64_t j = 0; j < cols; ++j) acc[j] *= gate[j];
+  if (residual != nullptr) {
+    for (int64_t j = 0; j < cols; ++j) out[j] = residual[j] + acc[j];
+  } else {
+    for (int64_t j = 0; j < cols; ++j) out[j] = acc[j];
+  }
+}
+
 // A representative M for choosing the prepacked layout (oneDNN's blocked weight layout does
 // not depend on M for its brgemm kernels; other Ms that disagree fall back to plain weights).
 constexpr int64_t kPackM = 1024;
@@ -129,6 +155,9 @@ struct Linear::Impl {
   // W8A8 (dtype I8): `weight` is the quantized weight's I8 values and runs as is, against the
   // activations quantized per token into x_scratch (values) and token_scales (ops/w8a8_linear.h).
   bool w8a8 = false;
+  // Set when the GEMMs run on our AMX kernels (ops/amx_gemm.h) instead of oneDNN's: the weight
+  // (BF16, or W8A8's I8 values) rearranged into tiles, replacing oneDNN's prepacked copy.
+  std::optional<amx::PackedWeight> amx_weight;
   mutable std::map<PrimKey, Prim> prims;
   mutable Tensor x_scratch, out_scratch, token_scales;
 
@@ -212,6 +241,55 @@ struct Linear::Impl {
     }
   }
 
+  // The one rearranged copy of the weight: AMX tiles when our kernels can run this type, else
+  // oneDNN's blocked layout.
+  void prepack_for_gemm(bool allow_amx) {
+    if (allow_amx && amx::gemm_available(dtype))
+      amx_weight = amx::PackedWeight::pack(weight);
+    else
+      prepack();
+  }
+
+  // out = residual + gate * act(x W^T + b) on the AMX kernels; the epilogue runs on each output
+  // block while it is in cache. gate: `groups` rows of N (or null); residual may be out itself.
+  void forward_amx(const Tensor& x, Tensor& out, const float* gate, int64_t groups, const Tensor& residual,
+                   Activation activation) const {
+    const int64_t m = x.numel() / k;
+    if (m == 0) return;
+    amx::GemmSource src;
+    Tensor converted;  // F16 input, converted once
+    if (w8a8) {
+      const RowMatrix q = quantize_tokens(x);
+      src = {q.data, DType::I8, m, k, token_scales.data<float>()};
+    } else {
+      const Tensor& in = x.dtype() == DType::F32 || x.dtype() == DType::BF16 ? x : (converted = x.to(DType::F32));
+      const int64_t stride = Rows(in, "Linear", "input").uniform_stride();
+      if (stride >= 0) {
+        src = {in.raw(), in.dtype(), m, stride, nullptr};
+      } else {
+        const RowMatrix dense = dense_rows(in, DType::BF16, x_scratch);
+        src = {dense.data, DType::BF16, m, dense.row_stride, nullptr};
+      }
+    }
+    const Rows out_rows(out, "Linear", "output");
+    const std::optional<Rows> res_rows =
+        residual.defined() ? std::optional<Rows>(Rows(residual, "Linear", "residual")) : std::nullopt;
+    float* out_base = out.data_mut<float>();
+    const float* res_base = residual.defined() ? residual.data<float>() : nullptr;
+    const float* bias_base = bias.defined() ? bias.data<float>() : nullptr;
+    const int64_t rows_per_group = m / groups;
+    amx::gemm(src, *amx_weight, w8a8 ? quantized->scales.data<float>() : nullptr,
+              [&](int64_t row0, int64_t rows, int64_t col0, int64_t cols, float* acc, int64_t ld) {
+                for (int64_t r = 0; r < rows; ++r) {
+                  const int64_t row = row0 + r;
+                  finish_row(acc + r * ld, cols, bias_base ? bias_base + col0 : nullptr, activation,
+                             gate ? gate + (groups == 1 ? 0 : row / rows_per_group * n) + col0 : nullptr,
+                             res_base ? res_base + res_rows->offset(row) + col0 : nullptr,
+                             out_base + out_rows.offset(row) + col0);
+                }
+              });
+  }
+
   // x [..., K] quantized per token into the scratch buffers, as the GEMM's s8 source.
   RowMatrix quantize_tokens(const Tensor& x) const {
     const int64_t m = x.numel() / k;
@@ -243,7 +321,7 @@ Linear::Linear(const Tensor& weight, const Tensor* bias, LinearOptions options)
   }
   // oneDNN's weights are K x N; PyTorch's [N, K] rows are its columns ("ba").
   im.plain_weight_md = memory::desc({im.k, im.n}, im.dt(), Tag::ba);
-  if (options.prepack) im.prepack();
+  if (options.prepack) im.prepack_for_gemm(options.amx);
 }
 
 Linear::Linear(QuantizedWeight weight, const Tensor* bias, DType compute, LinearOptions options)
@@ -266,7 +344,7 @@ Linear::Linear(QuantizedWeight weight, const Tensor* bias, DType compute, Linear
     im.w8a8 = true;
     im.weight = im.quantized->values;
     im.plain_weight_md = w8a8::weights_desc(im.k, im.n);
-    if (options.prepack) im.prepack();
+    if (options.prepack) im.prepack_for_gemm(options.amx);
   }
 }
 
@@ -301,10 +379,6 @@ void Linear::forward_into(const Tensor& x, Tensor& out, const Epilogue& e) const
                 shape_str(out.shape()), " ", dtype_name(out.dtype()), ", expected ", shape_str(want), " F32");
   DIFFUSE_CHECK(out.strides().back() == 1 || im.n == 1, "Linear: output last dim must have unit stride");
   DIFFUSE_CHECK(!overlaps(x, out), "Linear: input and output overlap");
-  const RowMatrix src = im.w8a8 ? im.quantize_tokens(x) : dense_rows(x, im.dtype, im.x_scratch);
-  const int64_t m = src.rows;
-  if (m == 0) return;
-
   // Gate rows: G == 1 broadcasts; otherwise one row per batch (x's first dim).
   Tensor gate_f32;
   const float* gate = nullptr;
@@ -334,6 +408,14 @@ void Linear::forward_into(const Tensor& x, Tensor& out, const Epilogue& e) const
     else
       mode = alias ? ResidualMode::InPlaceSum : ResidualMode::PostOpAdd;
   }
+  if (im.amx_weight) {
+    im.forward_amx(x, out, gate, groups, residual, e.activation);
+    return;
+  }
+
+  const RowMatrix src = im.w8a8 ? im.quantize_tokens(x) : dense_rows(x, im.dtype, im.x_scratch);
+  const int64_t m = src.rows;
+  if (m == 0) return;
 
   float* dst;
   if (out_dense) {

@@ -32,6 +32,10 @@ struct LinearOptions {
   // Reorder the weight once into oneDNN's blocked layout (a copy the size of the weight).
   // Measured here: ~1.3x faster bf16 GEMMs at M >= 1024; off, the weight is used in place.
   bool prepack = true;
+  // With prepack, run the GEMMs on our AMX kernels (ops/amx_gemm.h) where the CPU has the tiles
+  // for the GEMM type: measured 1.3-1.7x oneDNN 2.6's bf16 matmul at DiT shapes. false keeps
+  // oneDNN's (benchmarks compare both; DIFFUSE_GEMM=onednn does it process-wide).
+  bool amx = true;
 };
 
 // The GEMM element type for a weight dtype, in one place so that new weight types (int8)

@@ -37,6 +37,12 @@ class Rows {
     }
     return shape_.empty() ? off : off + row * strides_[0];
   }
+  // The element distance between consecutive rows when it is the same for all of them (the
+  // leading dims merge into one), else -1. A single row reports its width.
+  int64_t uniform_stride() const {
+    if (shape_.empty()) return width_;
+    return shape_.size() == 1 ? strides_[0] : -1;
+  }
 
  private:
   Shape shape_;    // merged leading dims
