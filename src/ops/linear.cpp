@@ -345,6 +345,12 @@ Linear::Linear(QuantizedWeight weight, const Tensor* bias, DType compute, Linear
     im.weight = im.quantized->values;
     im.plain_weight_md = w8a8::weights_desc(im.k, im.n);
     if (options.prepack) im.prepack_for_gemm(options.amx);
+    // The AMX tiles are the only copy the GEMMs read: drop the int8 values (they would double
+    // the layer's memory). oneDNN's path keeps them for the Ms its blocked layout does not fit.
+    if (im.amx_weight) {
+      im.weight = Tensor();
+      im.quantized->values = Tensor();
+    }
   }
 }
 

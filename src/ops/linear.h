@@ -62,7 +62,9 @@ class Linear {
   int64_t in_features() const;
   int64_t out_features() const;
   DType gemm_dtype() const;
-  const QuantizedWeight* quantized_weight() const;  // nullptr for a float weight
+  // nullptr for a float weight. A W8A8 weight packed for the AMX kernels keeps its scales but
+  // not its values (the packed tiles are the only copy).
+  const QuantizedWeight* quantized_weight() const;
 
   // x [..., K] (f32 or bf16, any strides with a unit-stride last dim) -> [..., N] f32.
   Tensor forward(const Tensor& x, const Epilogue& epilogue = {}) const;

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <vector>
 
+#include "ops/amx_gemm.h"
 #include "ops/cpu_isa.h"
 #include "ops/gemm_operand.h"
 #include "ops/tensor_args.h"
@@ -48,7 +49,8 @@ uint64_t quantized_weight_bytes(const Shape& shape, QuantMode mode) {
   if (mode == QuantMode::None || !quantizable(shape, mode)) return bf16_weight_bytes(shape);
   const auto n = static_cast<uint64_t>(shape[0]), k = static_cast<uint64_t>(shape[1]);
   if (mode == QuantMode::Int8) return n * k + n * 4;
-  if (mode == QuantMode::W8A8) return 2 * n * k + n * 4;
+  // W8A8 keeps one rearranged copy of the int8 values on the AMX kernels, two on oneDNN's.
+  if (mode == QuantMode::W8A8) return (amx::gemm_available(DType::I8) ? 1 : 2) * n * k + n * 4;
   return n * k / 2 + 2 * n * (k / kQ4GroupSize) * 2;  // 4-bit values + bf16 scales and biases
 }
 
