@@ -163,6 +163,38 @@ TEST(Linear, StridedOutputColumnSlice) {
   expect_close(out, ref::linear_ref(x, w, &b, {.residual = res.contiguous()}));
 }
 
+// bf16 weights run on our AMX kernels where the CPU has them and on oneDNN otherwise; both
+// must give the reference on every input and output layout the models pass.
+TEST(Linear, Bf16BackendsAgreeOnEveryLayout) {
+  const Tensor w = random_tensor({70, 96}, 40, 0.3f, DType::BF16);
+  const Tensor b = random_tensor({70}, 41);
+  const Tensor joint = random_tensor({2, 45, 96}, 42);  // [B, text + image, D]
+  const Tensor gate = random_tensor({2, 70}, 43);
+  for (bool amx : {true, false}) {
+    SCOPED_TRACE(amx ? "amx" : "onednn");
+    const Linear lin(w, &b, {.amx = amx});
+    // Image rows of a joint buffer: batch-strided rows that do not merge into one stride.
+    const Tensor img = joint.slice(1, 12, 45);
+    expect_close(lin.forward(img), ref::linear_ref(img.contiguous(), w, &b));
+    // Permuted dims, F16 input, bf16 input with a row stride.
+    const Tensor perm = random_tensor({33, 2, 96}, 44).permute({1, 0, 2});
+    expect_close(lin.forward(perm), ref::linear_ref(perm.contiguous(), w, &b));
+    const Tensor half = random_tensor({5, 96}, 45).to(DType::F16);
+    expect_close(lin.forward(half), ref::linear_ref(half.to(DType::F32), w, &b));
+    const Tensor wide16 = random_tensor({9, 128}, 46, 1.0f, DType::BF16).slice(1, 16, 112);
+    expect_close(lin.forward(wide16), ref::linear_ref(wide16.contiguous(), w, &b));
+    // Batch-strided output slice with a per-batch gate and the slice itself as residual.
+    Tensor out_buf = random_tensor({2, 50, 70}, 47);
+    Tensor out = out_buf.slice(1, 17, 50);
+    const Tensor before = out.clone();
+    const Epilogue e{.activation = Activation::GeluTanh, .gate = gate, .residual = out};
+    lin.forward_into(img, out, e);
+    expect_close(out, ref::linear_ref(img.contiguous(), w, &b, {.activation = Activation::GeluTanh, .gate = gate,
+                                                                  .residual = before}), 1e-4);
+    expect_close(out_buf.slice(1, 0, 17), random_tensor({2, 50, 70}, 47).slice(1, 0, 17), 0);
+  }
+}
+
 TEST(Linear, RejectsMismatchedArguments) {
   Linear lin(random_tensor({8, 12}, 33));
   EXPECT_THROW(lin.forward(random_tensor({3, 11}, 34)), Error);
