@@ -38,8 +38,11 @@ int main(int argc, char** argv) {
   const bench::Flags flags = bench::parse_flags(argc, argv, "bench_gemm [--threads N] [--quick]");
   const int threads = num_threads();
   const bench::Peaks peaks = bench::measure_peaks(threads);
-  std::printf("threads %d | measured peaks GFLOP/s: f32 FMA %.0f, bf16 vdpbf16ps %.0f, AMX bf16 tdpbf16ps %.0f\n",
-              threads, peaks.f32, peaks.bf16_dot, peaks.amx_bf16);
+  const double fed = bench::measure_amx_bf16_fed_gflops(threads);
+  std::printf("threads %d | measured peaks GFLOP/s: f32 FMA %.0f, bf16 vdpbf16ps %.0f, AMX bf16 tdpbf16ps %.0f\n"
+              "AMX bf16 tile product with its operand tiles loaded from L1 (the ceiling of any tile GEMM): %.0f"
+              " (%.0f%% of the tile peak)\n",
+              threads, peaks.f32, peaks.bf16_dot, peaks.amx_bf16, fed, peaks.amx_bf16 > 0 ? 100 * fed / peaks.amx_bf16 : 0.0);
   std::printf("(rates from wall time and from CPU time / threads; %%peak from the CPU-time rate: bf16 vs the AMX\n"
               " peak when AMX is present, else vs vdpbf16ps; f32 vs FMA)\n\n");
   const std::vector<Shape3> shapes = {{3072, 3072}, {3072, 12288}, {12288, 3072}};

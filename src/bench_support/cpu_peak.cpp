@@ -110,6 +110,39 @@ __attribute__((target("amx-tile,amx-int8"), noinline)) float amx_int8_loop(int64
   });
 }
 
+// The 2x2 tile product fed from memory: each step loads two A and two B tiles (16 KB of each,
+// 64-byte aligned, so they stay in L1) before its four products, as any tile GEMM must.
+__attribute__((target("amx-tile,amx-bf16"), noinline)) float amx_bf16_fed_loop(int64_t iters) {
+  AmxTileConfig cfg;
+  for (int t = 0; t < 8; ++t) {
+    cfg.rows[t] = 16;
+    cfg.colsb[t] = 64;
+  }
+  _tile_loadconfig(&cfg);
+  constexpr int64_t kSteps = 16, kTileElems = 16 * 32;
+  alignas(64) static thread_local uint16_t a[kSteps * 2 * kTileElems], b[kSteps * 2 * kTileElems];
+  for (int64_t i = 0; i < kSteps * 2 * kTileElems; ++i) a[i] = b[i] = 0x3c00;
+  _tile_zero(0);
+  _tile_zero(1);
+  _tile_zero(2);
+  _tile_zero(3);
+  for (int64_t i = 0; i < iters; ++i) {
+    const int64_t at = (i % kSteps) * 2 * kTileElems;
+    _tile_loadd(4, a + at, 64);
+    _tile_loadd(6, b + at, 64);
+    _tile_dpbf16ps(0, 4, 6);
+    _tile_loadd(7, b + at + kTileElems, 64);
+    _tile_dpbf16ps(1, 4, 7);
+    _tile_loadd(5, a + at + kTileElems, 64);
+    _tile_dpbf16ps(2, 5, 6);
+    _tile_dpbf16ps(3, 5, 7);
+  }
+  alignas(64) float c[16 * 16];
+  _tile_stored(0, c, 64);
+  _tile_release();
+  return c[0];
+}
+
 // CPUID leaf 7: AVX512_VNNI is ECX bit 11, AMX-INT8 EDX bit 25. The OS-state checks (AVX-512
 // registers, the AMX tile permission) are those of ops/cpu_isa.
 bool cpuid7_bit(int reg, int bit) {
@@ -186,6 +219,15 @@ double measure_peak_gflops(PeakKind kind, int threads) {
   }
 #endif
   return 0;
+}
+
+double measure_amx_bf16_fed_gflops(int threads) {
+  if (!peak_available(PeakKind::AmxBf16) || threads < 1) return 0;
+#if defined(__x86_64__)
+  return measure_loop(threads, 1'000'000, 4 * 16384.0, amx_bf16_fed_loop);
+#else
+  return 0;
+#endif
 }
 
 PeakKind gemm_peak_kind(GemmType type) {

@@ -30,6 +30,12 @@ bool peak_available(PeakKind kind);
 // count the time our threads sat descheduled. 0 when the instruction is unavailable.
 double measure_peak_gflops(PeakKind kind, int threads);
 
+// The AMX bf16 tile product with its operands loaded from L1 every step (two A and two B tiles
+// per four products, the fewest a GEMM's inner loop can load): the ceiling for any tile GEMM
+// kernel on this CPU, below the register-only peak because tile loads and products share the
+// tile unit's time. 0 without AMX bf16.
+double measure_amx_bf16_fed_gflops(int threads);
+
 enum class GemmType { F32, BF16, Int8 };
 
 // The peak a GEMM of this type is measured against: bf16 -> the AMX tile peak when the CPU has
