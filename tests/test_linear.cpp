@@ -192,6 +192,15 @@ TEST(Linear, Bf16BackendsAgreeOnEveryLayout) {
     expect_close(out, ref::linear_ref(img.contiguous(), w, &b, {.activation = Activation::GeluTanh, .gate = gate,
                                                                   .residual = before}), 1e-4);
     expect_close(out_buf.slice(1, 0, 17), random_tensor({2, 50, 70}, 47).slice(1, 0, 17), 0);
+    // BF16 output into a column slice of a wider bf16 buffer: the f32 result rounded once.
+    Tensor cat = Tensor::zeros({2, 33, 100}, DType::BF16);
+    Tensor right = cat.slice(2, 30, 100);
+    lin.forward_into(img, right, {.activation = Activation::GeluTanh, .gate = gate});
+    const Tensor want = ref::linear_ref(img.contiguous(), w, &b, {.activation = Activation::GeluTanh, .gate = gate});
+    // (one bf16 ulp: f32 results a rounding apart may round to neighbouring bf16 values)
+    expect_close(right.to(DType::F32), want.to(DType::BF16).to(DType::F32), 1.0 / 128);
+    EXPECT_EQ(compare(cat.slice(2, 0, 30).to(DType::F32), Tensor::zeros({2, 33, 30}, DType::F32)).max_abs, 0.0);
+    EXPECT_THROW(lin.forward_into(img, right, {.residual = want}), Error);
   }
 }
 

@@ -13,6 +13,7 @@
 #include "ops/w8a8_linear.h"
 #include "runtime/parallel.h"
 #include "runtime/profiler.h"
+#include "tensor/half.h"
 
 namespace diffuse::ops {
 
@@ -114,15 +115,18 @@ void add_rows(Tensor& out, const Tensor* residual, const float* src, int64_t row
 #endif
 
 // out = residual + gate * act(acc + bias) for one row segment of an AMX output block (the same
-// order of operations as the oneDNN post-op chain). residual may be out itself.
+// order of operations as the oneDNN post-op chain). residual may be out itself. A BF16 output
+// (out16, no residual) is rounded to nearest even as it is stored.
 DIFFUSE_EPILOGUE_TARGET void finish_row(float* acc, int64_t cols, const float* bias, Activation act, const float* gate,
-                                        const float* residual, float* out) {
+                                        const float* residual, float* out, uint16_t* out16) {
   if (bias != nullptr)
     for (int64_t j = 0; j < cols; ++j) acc[j] += bias[j];
   if (act != Activation::Identity) apply_activation(acc, cols, act);
   if (gate != nullptr)
     for (int64_t j = 0; j < cols; ++j) acc[j] *= gate[j];
-  if (residual != nullptr) {
+  if (out16 != nullptr) {
+    f32_to_bf16(acc, out16, static_cast<size_t>(cols));
+  } else if (residual != nullptr) {
     for (int64_t j = 0; j < cols; ++j) out[j] = residual[j] + acc[j];
   } else {
     for (int64_t j = 0; j < cols; ++j) out[j] = acc[j];
@@ -274,7 +278,9 @@ struct Linear::Impl {
     const Rows out_rows(out, "Linear", "output");
     const std::optional<Rows> res_rows =
         residual.defined() ? std::optional<Rows>(Rows(residual, "Linear", "residual")) : std::nullopt;
-    float* out_base = out.data_mut<float>();
+    const bool bf16_out = out.dtype() == DType::BF16;
+    float* out_base = bf16_out ? nullptr : out.data_mut<float>();
+    uint16_t* out16_base = bf16_out ? out.data_mut<uint16_t>() : nullptr;
     const float* res_base = residual.defined() ? residual.data<float>() : nullptr;
     const float* bias_base = bias.defined() ? bias.data<float>() : nullptr;
     const int64_t rows_per_group = m / groups;
@@ -285,7 +291,8 @@ struct Linear::Impl {
                   finish_row(acc + r * ld, cols, bias_base ? bias_base + col0 : nullptr, activation,
                              gate ? gate + (groups == 1 ? 0 : row / rows_per_group * n) + col0 : nullptr,
                              res_base ? res_base + res_rows->offset(row) + col0 : nullptr,
-                             out_base + out_rows.offset(row) + col0);
+                             bf16_out ? nullptr : out_base + out_rows.offset(row) + col0,
+                             bf16_out ? out16_base + out_rows.offset(row) + col0 : nullptr);
                 }
               });
   }
@@ -381,8 +388,18 @@ void Linear::forward_into(const Tensor& x, Tensor& out, const Epilogue& e) const
                 shape_str(x.shape()), " has the wrong last dim");
   Shape want = x.shape();
   want.back() = im.n;
-  DIFFUSE_CHECK(out.shape() == want && out.dtype() == DType::F32, "Linear: output ",
-                shape_str(out.shape()), " ", dtype_name(out.dtype()), ", expected ", shape_str(want), " F32");
+  DIFFUSE_CHECK(out.shape() == want && (out.dtype() == DType::F32 || out.dtype() == DType::BF16), "Linear: output ",
+                shape_str(out.shape()), " ", dtype_name(out.dtype()), ", expected ", shape_str(want), " F32 or BF16");
+  if (out.dtype() == DType::BF16) {
+    DIFFUSE_CHECK(!e.residual.defined(), "Linear: a residual needs an F32 output");
+    if (!im.amx_weight) {
+      // oneDNN's path computes f32 and rounds once into the output.
+      Tensor f32 = Tensor::empty(want, DType::F32);
+      forward_into(x, f32, e);
+      out.copy_from(f32);
+      return;
+    }
+  }
   DIFFUSE_CHECK(out.strides().back() == 1 || im.n == 1, "Linear: output last dim must have unit stride");
   DIFFUSE_CHECK(!overlaps(x, out), "Linear: input and output overlap");
   // Gate rows: G == 1 broadcasts; otherwise one row per batch (x's first dim).

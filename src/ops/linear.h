@@ -69,7 +69,9 @@ class Linear {
   // x [..., K] (f32 or bf16, any strides with a unit-stride last dim) -> [..., N] f32.
   Tensor forward(const Tensor& x, const Epilogue& epilogue = {}) const;
   // Writes into `out` [..., N] f32, which may be a strided view (e.g. a column slice of a wider
-  // buffer) as long as its last dim has unit stride. Not safe for concurrent calls.
+  // buffer) as long as its last dim has unit stride. Not safe for concurrent calls. A BF16 `out`
+  // (no residual) receives the f32 result rounded to nearest even: the next GEMM's input written
+  // once, without an f32 copy in between.
   void forward_into(const Tensor& x, Tensor& out, const Epilogue& epilogue = {}) const;
 
  private:

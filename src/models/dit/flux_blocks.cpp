@@ -58,36 +58,30 @@ Tensor joint_attention(Tensor& q4, Tensor& k4, const Tensor& v4, const JointAtte
 void feed_forward(const LinearLayer& ff_in, const LinearLayer& ff_out, Tensor& x, const Tensor& shift,
                   const Tensor& scale, const Tensor& gate, Precision precision) {
   const Tensor n = gemm_input(ops::layer_norm_modulate(x, &shift, &scale, kNormEps), precision);
-  const Tensor hidden = gemm_input(ff_in.forward(n, {.activation = ops::Activation::GeluTanh}), precision);
+  // The hidden activations are written once, already in the next GEMM's input dtype.
+  Shape hidden_shape = x.shape();
+  hidden_shape.back() = ff_in.out_features();
+  Tensor hidden = Tensor::empty(hidden_shape, gemm_dtype(precision));
+  ff_in.forward_into(n, hidden, {.activation = ops::Activation::GeluTanh});
   ff_out.forward_into(hidden, x, {.gate = gate, .residual = x});
 }
 
-// cat(a, b) along the last dim of two contiguous f32 [B, S, *] tensors, written directly in the
-// GEMM input dtype of `precision` (one pass instead of a concat and a rounding pass).
-Tensor concat_channels_for_gemm(const Tensor& a, const Tensor& b, Precision precision) {
-  const int64_t rows = a.numel() / a.dim(-1), ca = a.dim(-1), cb = b.dim(-1), c = ca + cb;
-  Shape shape = a.shape();
-  shape.back() = c;
-  const bool bf16 = precision == Precision::BF16;
-  Tensor out = Tensor::empty(shape, bf16 ? DType::BF16 : DType::F32);
+// a [B, S, Ca] (contiguous f32) into the first Ca channels of `out` [B, S, Ca + Cb], rounded to
+// out's dtype (the other channels are the MLP's, written there by its GEMM).
+void write_leading_channels(const Tensor& a, Tensor& out) {
+  const int64_t rows = a.numel() / a.dim(-1), ca = a.dim(-1), c = out.dim(-1);
   const float* pa = a.data<float>();
-  const float* pb = b.data<float>();
+  const bool bf16 = out.dtype() == DType::BF16;
   uint16_t* out16 = bf16 ? out.data_mut<uint16_t>() : nullptr;
   float* out32 = bf16 ? nullptr : out.data_mut<float>();
-  parallel_for(rows, std::max<int64_t>(1, (1 << 15) / c), [&](int64_t begin, int64_t end) {
+  parallel_for(rows, std::max<int64_t>(1, (1 << 15) / ca), [&](int64_t begin, int64_t end) {
     for (int64_t r = begin; r < end; ++r) {
-      if (bf16) {
-        uint16_t* dst = out16 + r * c;
-        f32_to_bf16(pa + r * ca, dst, static_cast<size_t>(ca));
-        f32_to_bf16(pb + r * cb, dst + ca, static_cast<size_t>(cb));
-      } else {
-        float* dst = out32 + r * c;
-        std::memcpy(dst, pa + r * ca, static_cast<size_t>(ca) * sizeof(float));
-        std::memcpy(dst + ca, pb + r * cb, static_cast<size_t>(cb) * sizeof(float));
-      }
+      if (bf16)
+        f32_to_bf16(pa + r * ca, out16 + r * c, static_cast<size_t>(ca));
+      else
+        std::memcpy(out32 + r * c, pa + r * ca, static_cast<size_t>(ca) * sizeof(float));
     }
   });
-  return out;
 }
 
 void check_stream(const Tensor& t, const char* what, int64_t dim) {
@@ -121,6 +115,8 @@ ops::RopeTables flux_rope_tables(const Tensor& txt_ids, const Tensor& img_ids,
   const Tensor ids = ops::concat({txt_ids.to(DType::F32), img_ids.to(DType::F32)}, 0);
   return ops::rope_tables_multi_axis(ids, axes_dims, 10000.0);
 }
+
+DType gemm_dtype(Precision precision) { return precision == Precision::BF16 ? DType::BF16 : DType::F32; }
 
 Tensor gemm_input(const Tensor& x, Precision precision) {
   if (precision == Precision::F32 || x.dtype() == DType::BF16) return x;
@@ -256,10 +252,13 @@ void FluxSingleBlock::forward(Tensor& h, const AdaLnZeroSingleModulation& mod,
   const Tensor v4 = to_v_.forward(n).reshape(heads);
   norm_q_.apply(q4);
   norm_k_.apply(k4);
-  const Tensor a = joint_attention(q4, k4, v4, attn);
-  const Tensor mlp = proj_mlp_.forward(n, {.activation = ops::Activation::GeluTanh});
-  // proj_out consumes cat(attention, mlp) along channels in one GEMM.
-  proj_out_.forward_into(concat_channels_for_gemm(a, mlp, precision_), h, {.gate = mod.gate, .residual = h});
+  // proj_out consumes cat(attention, mlp) along channels in one GEMM: both halves are written
+  // straight into one buffer in the GEMM input dtype (the MLP by its own GEMM's epilogue).
+  Tensor cat = Tensor::empty({h.dim(0), h.dim(1), dims_.dim + dims_.mlp_hidden}, gemm_dtype(precision_));
+  Tensor mlp = cat.slice(2, dims_.dim, dims_.dim + dims_.mlp_hidden);
+  proj_mlp_.forward_into(n, mlp, {.activation = ops::Activation::GeluTanh});
+  write_leading_channels(joint_attention(q4, k4, v4, attn), cat);
+  proj_out_.forward_into(cat, h, {.gate = mod.gate, .residual = h});
 }
 
 }  // namespace diffuse::models

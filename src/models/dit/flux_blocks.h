@@ -61,6 +61,8 @@ struct FluxBlockDims {
 // projections of the same input (q, k, v, mlp) share one rounding pass: `x` itself in F32 mode,
 // a bf16 copy in BF16 mode.
 Tensor gemm_input(const Tensor& x, Precision precision);
+// The dtype GEMM inputs take under `precision` (BF16 or F32).
+DType gemm_dtype(Precision precision);
 
 // QK-norm: torch.nn.RMSNorm(head_dim, eps 1e-6) with weight, over each head of a [B, S, H, Dh]
 // f32 view, in place.
