@@ -1,6 +1,7 @@
 // FLUX.1 (dev / schnell) and Chroma for `diffuse generate`.
 #include "generate_family.h"
 #include "pipelines/flux_text.h"
+#include "runtime/buffer_pool.h"
 #include "runtime/log.h"
 #include "runtime/progress.h"
 #include "runtime/timer.h"
@@ -45,6 +46,7 @@ GenerateResult generate_flux(const std::string& root, const io::ModelIndex& inde
   Timer phase;
   auto prompts = pipelines::encode_flux_prompts(root, variant, request.prompt, negative,
                                                 request.max_sequence_length.value_or(512), options);
+  release_cached_buffers();  // the encoders' activations: the DiT starts from a clean arena
   r.text_s = phase.seconds();
 
   phase.reset();
@@ -66,6 +68,7 @@ GenerateResult generate_flux(const std::string& root, const io::ModelIndex& inde
                                            r.geometry, settings, observer);
   bar.finish();
   denoiser.reset();
+  release_cached_buffers();  // the DiT's activations; the VAE's are shaped differently
   r.denoise_s = phase.seconds();
 
   phase.reset();

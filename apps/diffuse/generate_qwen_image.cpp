@@ -6,6 +6,7 @@
 #include "pipelines/component_loader.h"
 #include "pipelines/qwen_image_pipeline.h"
 #include "pipelines/qwen_image_text.h"
+#include "runtime/buffer_pool.h"
 #include "runtime/log.h"
 #include "runtime/progress.h"
 #include "runtime/timer.h"
@@ -60,6 +61,7 @@ GenerateResult generate_qwen_image(const std::string& root, const io::ModelIndex
         *text_encoder, tokenizer, prompts,
         request.max_sequence_length.value_or(pipelines::kQwenImageDefaultMaxSequenceLength));
   }  // the text encoder is released here, before the transformer loads
+  release_cached_buffers();  // and so are its cached activation buffers
   const pipelines::QwenPromptEmbeds cond = row(encoded, 0);
   std::optional<pipelines::QwenPromptEmbeds> uncond;
   if (negative) uncond = row(encoded, 1);
@@ -82,6 +84,7 @@ GenerateResult generate_qwen_image(const std::string& root, const io::ModelIndex
       denoiser->denoise(cond, uncond ? &*uncond : nullptr, noise, r.geometry, settings, observer);
   bar.finish();
   denoiser.reset();
+  release_cached_buffers();  // the DiT's activations; the VAE's are shaped differently
   r.denoise_s = phase.seconds();
 
   phase.reset();

@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "runtime/buffer_pool.h"
 #include "tensor/half.h"
 
 namespace diffuse {
@@ -97,14 +98,15 @@ Tensor Tensor::empty(const Shape& shape, DType dtype) {
   Tensor t;
   const size_t bytes = static_cast<size_t>(shape_numel(shape)) * dtype_size(dtype);
   const size_t alloc = std::max<size_t>(64, (bytes + 63) / 64 * 64);
-  void* mem = std::aligned_alloc(64, alloc);
+  // Large activations come back to the pool when freed and are reused (runtime/buffer_pool.h).
+  std::shared_ptr<void> mem = BufferPool::global().allocate(alloc);
   DIFFUSE_CHECK(mem != nullptr, "out of memory allocating ", bytes, " bytes for a ",
                 shape_str(shape), " tensor");
   auto storage = std::make_shared<Storage>();
-  storage->data = static_cast<std::byte*>(mem);
+  storage->data = static_cast<std::byte*>(mem.get());
   storage->nbytes = bytes;
   storage->writable = true;
-  storage->owner = std::shared_ptr<void>(mem, std::free);
+  storage->owner = std::move(mem);
   t.storage_ = std::move(storage);
   t.shape_ = shape;
   t.strides_ = contiguous_strides(shape);
