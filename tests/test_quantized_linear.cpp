@@ -35,15 +35,18 @@ TEST(QuantizedLinear, MatchesDequantizedReference) {
   const Tensor b = random_tensor({300}, 2);
   for (const QuantizedWeight& q : formats(w)) {
     for (DType compute : {DType::BF16, DType::F32}) {
-      SCOPED_TRACE(::testing::Message() << "bits " << q.bits << " group " << q.group_size << " "
-                                        << dtype_name(compute));
-      Linear lin(q, &b, compute);
-      ASSERT_NE(lin.quantized_weight(), nullptr);
-      EXPECT_EQ(lin.gemm_dtype(), compute);
-      const Tensor wr = reference_weight(q, compute);
-      for (int64_t m : {1, 7, 130}) {
-        const Tensor x = random_tensor({m, 128}, static_cast<uint32_t>(10 + m));
-        expect_close(lin.forward(x), ref::linear_ref(x, wr, &b), 2e-5);
+      // bf16: dequantized into AMX tiles where the CPU has them, and into rows for oneDNN.
+      for (bool amx : {true, false}) {
+        SCOPED_TRACE(::testing::Message() << "bits " << q.bits << " group " << q.group_size << " "
+                                          << dtype_name(compute) << (amx ? " amx" : " onednn"));
+        Linear lin(q, &b, compute, {.amx = amx});
+        ASSERT_NE(lin.quantized_weight(), nullptr);
+        EXPECT_EQ(lin.gemm_dtype(), compute);
+        const Tensor wr = reference_weight(q, compute);
+        for (int64_t m : {1, 7, 130}) {
+          const Tensor x = random_tensor({m, 128}, static_cast<uint32_t>(10 + m));
+          expect_close(lin.forward(x), ref::linear_ref(x, wr, &b), 2e-5);
+        }
       }
     }
   }

@@ -41,10 +41,11 @@ std::shared_ptr<std::byte> aligned_bytes(int64_t bytes) {
   return std::shared_ptr<std::byte>(static_cast<std::byte*>(p), std::free);
 }
 
-// A per-thread buffer that only grows (the packed A block and the accumulators).
+// A per-thread buffer that only grows: 0 the packed A block, 1 the accumulators, 2 rows of a
+// weight being packed.
 std::byte* thread_buffer(int slot, int64_t bytes) {
-  thread_local std::shared_ptr<std::byte> buffers[2];
-  thread_local int64_t sizes[2] = {0, 0};
+  thread_local std::shared_ptr<std::byte> buffers[3];
+  thread_local int64_t sizes[3] = {0, 0, 0};
   if (sizes[slot] < bytes) {
     buffers[slot] = aligned_bytes(bytes);
     sizes[slot] = bytes;
@@ -130,6 +131,53 @@ DIFFUSE_AMX_GEMM_TARGET void pack_row_chunk(const GemmSource& a, const std::byte
   } else {
     std::memset(dst, 0, 64);
     std::memcpy(dst, src, static_cast<size_t>(n * elem));
+  }
+}
+
+// 16 rows of 16 dwords (zmm r[i] = row i) transposed in registers: afterwards r[i] holds dword i
+// of every row. Four rounds of 2x2 block swaps (dwords, qwords, 128-bit, 256-bit lanes).
+DIFFUSE_AMX_GEMM_TARGET inline void transpose_16x16_dwords(__m512i r[16]) {
+  __m512i t[16];
+  for (int i = 0; i < 16; i += 2) {
+    t[i] = _mm512_unpacklo_epi32(r[i], r[i + 1]);
+    t[i + 1] = _mm512_unpackhi_epi32(r[i], r[i + 1]);
+  }
+  for (int i = 0; i < 16; i += 4) {
+    r[i] = _mm512_unpacklo_epi64(t[i], t[i + 2]);
+    r[i + 1] = _mm512_unpackhi_epi64(t[i], t[i + 2]);
+    r[i + 2] = _mm512_unpacklo_epi64(t[i + 1], t[i + 3]);
+    r[i + 3] = _mm512_unpackhi_epi64(t[i + 1], t[i + 3]);
+  }
+  for (int i = 0; i < 16; i += 8)
+    for (int j = 0; j < 4; ++j) {
+      t[i + j] = _mm512_shuffle_i32x4(r[i + j], r[i + j + 4], 0x88);
+      t[i + j + 4] = _mm512_shuffle_i32x4(r[i + j], r[i + j + 4], 0xdd);
+    }
+  for (int j = 0; j < 8; ++j) {
+    r[j] = _mm512_shuffle_i32x4(t[j], t[j + 8], 0x88);
+    r[j + 8] = _mm512_shuffle_i32x4(t[j], t[j + 8], 0xdd);
+  }
+}
+
+// One column block of W (up to 32 rows of row_bytes at src, `stride` bytes apart) into its tiles:
+// per K step, per 16-row half, the 16 x 16 dword transpose of the step's 64 bytes of each row
+// (tile row r = dword r of every row, i.e. 2 bf16 / 4 int8 consecutive K values per column).
+// Rows past `rows` and bytes past row_bytes are zero.
+DIFFUSE_AMX_GEMM_TARGET void transpose_into_tiles(const std::byte* src, int64_t stride, int64_t rows, int64_t row_bytes,
+                                                  int64_t steps, std::byte* dst) {
+  for (int64_t s = 0; s < steps; ++s) {
+    const int64_t at = s * 64, left = std::min<int64_t>(64, row_bytes - at);
+    const __mmask64 mask = left >= 64 ? ~__mmask64{0} : (__mmask64{1} << left) - 1;
+    for (int64_t half = 0; half < 2; ++half) {
+      __m512i r[16];
+      for (int64_t i = 0; i < 16; ++i) {
+        const int64_t row = half * 16 + i;
+        r[i] = row < rows ? _mm512_maskz_loadu_epi8(mask, src + row * stride + at) : _mm512_setzero_si512();
+      }
+      transpose_16x16_dwords(r);
+      std::byte* tile = dst + s * kStepBytes + half * kTileBytes;
+      for (int64_t i = 0; i < 16; ++i) _mm512_store_si512(tile + i * 64, r[i]);
+    }
   }
 }
 
@@ -231,37 +279,42 @@ PackedWeight PackedWeight::pack(const Tensor& weight) {
   DIFFUSE_CHECK(weight.dtype() == DType::BF16 || weight.dtype() == DType::I8, "AMX weights are BF16 or I8, not ",
                 dtype_name(weight.dtype()));
   DIFFUSE_CHECK(weight.strides()[1] == 1 || weight.dim(1) == 1, "AMX weight rows must be contiguous");
-  PackedWeight p;
-  p.dtype_ = weight.dtype();
-  p.n_ = weight.dim(0);
-  p.k_ = weight.dim(1);
-  p.n_blocks_ = (p.n_ + kBlockCols - 1) / kBlockCols;
-  p.k_steps_ = (p.k_ + step_values(p.dtype_) - 1) / step_values(p.dtype_);
-  p.data_ = aligned_bytes(p.bytes());
-  // Tile row r of step s, for column c of the block, holds the 4 bytes of K starting at byte
-  // (s * 16 + r) * 4 of W's row: 2 bf16 or 4 int8 values. Work in those 4-byte units.
-  const int64_t row_bytes = p.k_ * static_cast<int64_t>(dtype_size(p.dtype_));
-  const int64_t units = p.k_steps_ * 16;
+  const int64_t elem = static_cast<int64_t>(dtype_size(weight.dtype()));
   const auto* base = static_cast<const std::byte*>(weight.raw());
-  const int64_t stride_bytes = weight.strides()[0] * static_cast<int64_t>(dtype_size(p.dtype_));
-  parallel_for(p.n_blocks_, 1, [&](int64_t b0, int64_t b1) {
-    for (int64_t b = b0; b < b1; ++b) {
-      auto* out = reinterpret_cast<uint32_t*>(p.data_.get() + b * p.k_steps_ * kStepBytes);
-      for (int64_t c = 0; c < kBlockCols; ++c) {
-        const int64_t n = b * kBlockCols + c;
-        const std::byte* row = n < p.n_ ? base + n * stride_bytes : nullptr;
-        const int64_t tile = c / 16, col = c % 16;
-        for (int64_t u = 0; u < units; ++u) {
-          uint32_t v = 0;
-          const int64_t at = u * 4;
-          if (row != nullptr && at < row_bytes) std::memcpy(&v, row + at, static_cast<size_t>(std::min<int64_t>(4, row_bytes - at)));
-          const int64_t s = u / 16, r = u % 16;
-          out[((s * 2 + tile) * 16 + r) * 16 + col] = v;
-        }
-      }
-    }
+  const int64_t stride_bytes = weight.strides()[0] * elem;
+  PackedWeight p;
+  p.pack_rows(weight.dim(0), weight.dim(1), weight.dtype(), [&](int64_t row0, int64_t, std::byte*, int64_t& stride) {
+    stride = stride_bytes;
+    return base + row0 * stride_bytes;
   });
   return p;
+}
+
+void PackedWeight::pack_rows(int64_t n, int64_t k, DType dtype, const RowProducer& produce) {
+  DIFFUSE_CHECK(dtype == DType::BF16 || dtype == DType::I8, "AMX weights are BF16 or I8, not ", dtype_name(dtype));
+  DIFFUSE_CHECK(n > 0 && k > 0, "AMX weight: empty [", n, ", ", k, "]");
+  const int64_t n_blocks = (n + kBlockCols - 1) / kBlockCols;
+  const int64_t k_steps = (k + step_values(dtype) - 1) / step_values(dtype);
+  // Reuse the storage when it is large enough (a per-call dequantized weight).
+  if (!data_ || capacity_ < n_blocks * k_steps * kStepBytes) {
+    capacity_ = n_blocks * k_steps * kStepBytes;
+    data_ = aligned_bytes(capacity_);
+  }
+  n_ = n;
+  k_ = k;
+  dtype_ = dtype;
+  n_blocks_ = n_blocks;
+  k_steps_ = k_steps;
+  const int64_t row_bytes = k * static_cast<int64_t>(dtype_size(dtype));
+  parallel_for(n_blocks, 1, [&](int64_t b0, int64_t b1) {
+    std::byte* scratch = thread_buffer(2, kBlockCols * row_bytes);
+    for (int64_t b = b0; b < b1; ++b) {
+      const int64_t row0 = b * kBlockCols, rows = std::min(kBlockCols, n - row0);
+      int64_t stride = row_bytes;
+      const std::byte* src = produce(row0, rows, scratch, stride);
+      transpose_into_tiles(src, stride, rows, row_bytes, k_steps, data_.get() + b * k_steps * kStepBytes);
+    }
+  });
 }
 
 void gemm(const GemmSource& a, const PackedWeight& w, const float* col_scales, const BlockEpilogue& epilogue) {

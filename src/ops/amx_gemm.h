@@ -40,6 +40,15 @@ class PackedWeight {
   // `weight` [N, K] BF16 or I8, any strides with a unit-stride last dim.
   static PackedWeight pack(const Tensor& weight);
 
+  // Returns the address of rows [row0, row0 + rows) (at most 32) of a [N, K] BF16 / I8 weight,
+  // row-major, and sets `stride` to their distance in bytes: either rows that already exist, or
+  // rows the producer writes into `scratch` (rows x K, dense; stride preset to the dense one),
+  // e.g. dequantized from a quantized weight. Called concurrently for disjoint rows.
+  using RowProducer = std::function<const std::byte*(int64_t row0, int64_t rows, std::byte* scratch, int64_t& stride)>;
+  // (Re)fills this weight from `produce`, reusing the storage when it is large enough: a
+  // quantized weight dequantized per call into one shared buffer.
+  void pack_rows(int64_t n, int64_t k, DType dtype, const RowProducer& produce);
+
   int64_t n() const { return n_; }
   int64_t k() const { return k_; }
   DType dtype() const { return dtype_; }
@@ -48,7 +57,7 @@ class PackedWeight {
   const std::byte* block(int64_t column_block) const { return data_.get() + column_block * k_steps_ * 2048; }
 
  private:
-  int64_t n_ = 0, k_ = 0, n_blocks_ = 0, k_steps_ = 0;
+  int64_t n_ = 0, k_ = 0, n_blocks_ = 0, k_steps_ = 0, capacity_ = 0;
   DType dtype_ = DType::BF16;
   std::shared_ptr<std::byte> data_;
 };

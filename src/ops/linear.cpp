@@ -162,6 +162,9 @@ struct Linear::Impl {
   // Set when the GEMMs run on our AMX kernels (ops/amx_gemm.h) instead of oneDNN's: the weight
   // (BF16, or W8A8's I8 values) rearranged into tiles, replacing oneDNN's prepacked copy.
   std::optional<amx::PackedWeight> amx_weight;
+  // A weight-only quantized layer whose bf16 GEMMs run on the AMX kernels: each call dequantizes
+  // the weight straight into tile order (instead of into rows for oneDNN).
+  bool amx_dequantize = false;
   mutable std::map<PrimKey, Prim> prims;
   mutable Tensor x_scratch, out_scratch, token_scales;
 
@@ -256,8 +259,8 @@ struct Linear::Impl {
 
   // out = residual + gate * act(x W^T + b) on the AMX kernels; the epilogue runs on each output
   // block while it is in cache. gate: `groups` rows of N (or null); residual may be out itself.
-  void forward_amx(const Tensor& x, Tensor& out, const float* gate, int64_t groups, const Tensor& residual,
-                   Activation activation) const {
+  void forward_amx(const amx::PackedWeight& packed, const Tensor& x, Tensor& out, const float* gate, int64_t groups,
+                   const Tensor& residual, Activation activation) const {
     const int64_t m = x.numel() / k;
     if (m == 0) return;
     amx::GemmSource src;
@@ -284,7 +287,7 @@ struct Linear::Impl {
     const float* res_base = residual.defined() ? residual.data<float>() : nullptr;
     const float* bias_base = bias.defined() ? bias.data<float>() : nullptr;
     const int64_t rows_per_group = m / groups;
-    amx::gemm(src, *amx_weight, w8a8 ? quantized->scales.data<float>() : nullptr,
+    amx::gemm(src, packed, w8a8 ? quantized->scales.data<float>() : nullptr,
               [&](int64_t row0, int64_t rows, int64_t col0, int64_t cols, float* acc, int64_t ld) {
                 for (int64_t r = 0; r < rows; ++r) {
                   const int64_t row = row0 + r;
@@ -347,6 +350,7 @@ Linear::Linear(QuantizedWeight weight, const Tensor* bias, DType compute, Linear
   im.quantized = with_dense_aligned_storage(std::move(weight));
   // A slice as wide as the layer reads the dequantized buffer in the plain layout.
   im.plain_weight_md = memory::desc({im.k, im.n}, im.dt(), Tag::ba);
+  im.amx_dequantize = compute == DType::BF16 && options.prepack && options.amx && amx::gemm_available(DType::BF16);
   if (compute == DType::I8) {
     im.w8a8 = true;
     im.weight = im.quantized->values;
@@ -432,7 +436,17 @@ void Linear::forward_into(const Tensor& x, Tensor& out, const Epilogue& e) const
       mode = alias ? ResidualMode::InPlaceSum : ResidualMode::PostOpAdd;
   }
   if (im.amx_weight) {
-    im.forward_amx(x, out, gate, groups, residual, e.activation);
+    im.forward_amx(*im.amx_weight, x, out, gate, groups, residual, e.activation);
+    return;
+  }
+  if (im.amx_dequantize) {
+    // Dequantized straight into tile order, in one buffer shared by every quantized layer.
+    thread_local amx::PackedWeight tiles;
+    tiles.pack_rows(im.n, im.k, DType::BF16, [&](int64_t row0, int64_t rows, std::byte* scratch, int64_t&) {
+      dequantize_rows(*im.quantized, row0, rows, DType::BF16, scratch);
+      return static_cast<const std::byte*>(scratch);
+    });
+    im.forward_amx(tiles, x, out, gate, groups, residual, e.activation);
     return;
   }
 
