@@ -13,6 +13,7 @@
 
 namespace diffuse::ops::amx {
 
+#if defined(__x86_64__)
 namespace {
 
 constexpr int64_t kTileBytes = 1024;       // 16 rows x 64 bytes
@@ -37,7 +38,7 @@ struct alignas(64) TileConfig {
 std::shared_ptr<std::byte> aligned_bytes(int64_t bytes) {
   const size_t size = static_cast<size_t>((std::max<int64_t>(bytes, 64) + 4095) / 4096 * 4096);
   void* p = std::aligned_alloc(4096, size);
-  DIFFUSE_CHECK(p != nullptr, "out of memory allocating ", size, " bytes for an AMX weight");
+  DIFFUSE_CHECK(p != nullptr, "out of memory allocating ", size, " bytes for the AMX GEMM");
   return std::shared_ptr<std::byte>(static_cast<std::byte*>(p), std::free);
 }
 
@@ -342,5 +343,14 @@ void gemm(const GemmSource& a, const PackedWeight& w, const float* col_scales, c
     }
   });
 }
+
+#else
+bool gemm_available(DType) { return false; }
+PackedWeight PackedWeight::pack(const Tensor&) { fail("AMX GEMM: needs an x86-64 build"); }
+void PackedWeight::pack_rows(int64_t, int64_t, DType, const RowProducer&) { fail("AMX GEMM: needs an x86-64 build"); }
+void gemm(const GemmSource&, const PackedWeight&, const float*, const BlockEpilogue&) {
+  fail("AMX GEMM: needs an x86-64 build");
+}
+#endif
 
 }  // namespace diffuse::ops::amx
