@@ -64,16 +64,16 @@ TEST(Attention, OddLengthsHeadDim128) {
 
 TEST(Attention, ManyKeyBlocksAndBatch) {
   // Sk spans several key blocks with a ragged tail; Sq spans several query tiles.
-  check_all(random_tensor({2, 2, 45, 64}, 7), random_tensor({2, 2, 300, 64}, 8), random_tensor({2, 2, 300, 64}, 9));
+  check_all(random_tensor({2, 2, 45, 64}, 7), random_tensor({2, 2, 700, 64}, 8), random_tensor({2, 2, 700, 64}, 9));
 }
 
 TEST(Attention, PeakedScoresRescaleAcrossBlocks) {
   // Large logits whose max keeps growing along the keys exercise the running-max rescale.
-  Tensor k = random_tensor({1, 1, 260, 64}, 10);
+  Tensor k = random_tensor({1, 1, 600, 64}, 10);
   float* kp = k.data_mut<float>();
-  for (int64_t j = 0; j < 260; ++j)
-    for (int64_t d = 0; d < 64; ++d) kp[j * 64 + d] *= 0.5f + 0.02f * static_cast<float>(j);
-  check_all(random_tensor({1, 1, 20, 64}, 11, 2.0f), k, random_tensor({1, 1, 260, 64}, 12));
+  for (int64_t j = 0; j < 600; ++j)
+    for (int64_t d = 0; d < 64; ++d) kp[j * 64 + d] *= 0.5f + 0.01f * static_cast<float>(j);
+  check_all(random_tensor({1, 1, 20, 64}, 11, 2.0f), k, random_tensor({1, 1, 600, 64}, 12));
 }
 
 TEST(Attention, GroupedQueryHeads) {

@@ -28,7 +28,7 @@ namespace {
 #define DIFFUSE_AMX_INLINE inline __attribute__((always_inline)) DIFFUSE_AMX_TARGET
 
 constexpr int64_t kRows = 32;    // query rows per work item (any multiple of 32 works)
-constexpr int64_t kKeys = 128;   // keys per softmax block
+constexpr int64_t kKeys = 256;   // keys per softmax block
 constexpr int64_t kTile = 512;   // bf16 elements in one 16 x 64-byte tile
 constexpr float kSlack = 8.0f;   // lazy-rescale threshold, log2 units
 constexpr float kLog2e = 1.4426950408889634f;
