@@ -116,6 +116,11 @@ TEST(LayerNormModulate, RoundsLikeTheUnfusedReferenceExpression) {
   const Tensor n = ops::layer_norm(x, nullptr, nullptr, 1e-6f);
   const Tensor unfused = ops::add(ops::mul(n, ops::add(scale.unsqueeze(1), 1.0f)), shift.unsqueeze(1));
   EXPECT_EQ(compare(fused, unfused).max_abs, 0.0);
+  // A BF16 output is the same f32 result rounded once to nearest even.
+  const Tensor fused16 = ops::layer_norm_modulate(x, &shift, &scale, 1e-6f, DType::BF16);
+  EXPECT_EQ(fused16.dtype(), DType::BF16);
+  EXPECT_EQ(compare(fused16.to(DType::F32), unfused.to(DType::BF16).to(DType::F32)).max_abs, 0.0);
+  EXPECT_THROW(ops::layer_norm_modulate(x, &shift, &scale, 1e-6f, DType::I8), Error);
 }
 
 TEST(LayerNormModulate, RejectsMismatchedModulation) {

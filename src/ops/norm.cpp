@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cfloat>
 #include <cmath>
+#include <vector>
 
 #include "ops/activation.h"
 #include "ops/tensor_args.h"
@@ -164,26 +165,32 @@ Modulation modulation(const Tensor* t, int64_t batch, int64_t tokens, int64_t ch
 
 }  // namespace
 
-Tensor layer_norm_modulate(const Tensor& x, const Tensor* shift, const Tensor* scale, float eps) {
+Tensor layer_norm_modulate(const Tensor& x, const Tensor* shift, const Tensor* scale, float eps, DType out_dtype) {
   ProfileScope scope(profile_scopes::kNormElementwise);
   const char* op = "layer_norm_modulate";
   check_f32(x, op, "x");
   check_contiguous(x, op, "x");
   check_rank(x, 3, op, "x");
   check_eps(eps, op);
+  DIFFUSE_CHECK(out_dtype == DType::F32 || out_dtype == DType::BF16, op, ": output dtype must be F32 or BF16, not ",
+                dtype_name(out_dtype));
   const int64_t batch = x.dim(0), tokens = x.dim(1), c = x.dim(2);
   const Modulation sh = modulation(shift, batch, tokens, c, "shift");
   const Modulation sc = modulation(scale, batch, tokens, c, "scale");
-  Tensor out = Tensor::empty(x.shape(), DType::F32);
+  Tensor out = Tensor::empty(x.shape(), out_dtype);
+  const bool bf16 = out_dtype == DType::BF16;
   const float* src = x.data<float>();
-  float* dst = out.data_mut<float>();
+  float* dst = bf16 ? nullptr : out.data_mut<float>();
+  uint16_t* dst16 = bf16 ? out.data_mut<uint16_t>() : nullptr;
   parallel_for(batch * tokens, rows_grain(c), [&](int64_t begin, int64_t end) {
+    std::vector<float> row(bf16 ? static_cast<size_t>(c) : 0);
     for (int64_t r = begin; r < end; ++r) {
       const int64_t b = r / tokens, s = r % tokens;
       const float* xr = src + r * c;
       const float* k = sc.base != nullptr ? sc.row(b, s) : nullptr;
       const float* a = sh.base != nullptr ? sh.row(b, s) : nullptr;
-      normalize_row(xr, dst + r * c, c, moments(xr, c, eps), k, a, true);
+      normalize_row(xr, bf16 ? row.data() : dst + r * c, c, moments(xr, c, eps), k, a, true);
+      if (bf16) f32_to_bf16(row.data(), dst16 + r * c, static_cast<size_t>(c));
     }
   });
   return out;

@@ -20,8 +20,10 @@ Tensor layer_norm(const Tensor& x, const Tensor* weight, const Tensor* bias, flo
 // shift / scale: f32, [B, C], [B, 1, C] or [B, S, C] (per-token modulation), any strides with a
 // contiguous last dim (e.g. chunks of one [B, 6C] modulation output). Either may be null
 // (no shift: Nucleus / Z-Image; no scale: identity). Rounding matches the reference
-// `norm(x) * (1 + scale) + shift`: (1 + scale) is formed in f32 first.
-Tensor layer_norm_modulate(const Tensor& x, const Tensor* shift, const Tensor* scale, float eps);
+// `norm(x) * (1 + scale) + shift`: (1 + scale) is formed in f32 first. `out_dtype` BF16 rounds
+// the f32 result once as it is stored (a GEMM input written in its own dtype, no f32 copy).
+Tensor layer_norm_modulate(const Tensor& x, const Tensor* shift, const Tensor* scale, float eps,
+                           DType out_dtype = DType::F32);
 
 // GroupNorm over x [N, C, *spatial] (contiguous f32): statistics per (n, group) over
 // C/groups channels x spatial, then per-channel weight / bias ([C]; null = no affine).

@@ -57,7 +57,7 @@ Tensor joint_attention(Tensor& q4, Tensor& k4, const Tensor& v4, const JointAtte
 // double-stream block for one stream.
 void feed_forward(const LinearLayer& ff_in, const LinearLayer& ff_out, Tensor& x, const Tensor& shift,
                   const Tensor& scale, const Tensor& gate, Precision precision) {
-  const Tensor n = gemm_input(ops::layer_norm_modulate(x, &shift, &scale, kNormEps), precision);
+  const Tensor n = ops::layer_norm_modulate(x, &shift, &scale, kNormEps, gemm_dtype(precision));
   // The hidden activations are written once, already in the next GEMM's input dtype.
   Shape hidden_shape = x.shape();
   hidden_shape.back() = ff_in.out_features();
@@ -195,8 +195,8 @@ void FluxDoubleBlock::forward(Tensor& ctx, Tensor& x, const AdaLnZeroModulation&
   const int64_t batch = x.dim(0), txt_len = ctx.dim(1), len = txt_len + x.dim(1);
 
   // Joint q / k / v buffers, text rows first; each projection writes its rows in place.
-  const Tensor nx = gemm_input(ops::layer_norm_modulate(x, &img.shift_msa, &img.scale_msa, kNormEps), precision_);
-  const Tensor nc = gemm_input(ops::layer_norm_modulate(ctx, &txt.shift_msa, &txt.scale_msa, kNormEps), precision_);
+  const Tensor nx = ops::layer_norm_modulate(x, &img.shift_msa, &img.scale_msa, kNormEps, gemm_dtype(precision_));
+  const Tensor nc = ops::layer_norm_modulate(ctx, &txt.shift_msa, &txt.scale_msa, kNormEps, gemm_dtype(precision_));
   const Shape joint{batch, len, dims_.dim};
   Tensor q = Tensor::empty(joint, DType::F32), k = Tensor::empty(joint, DType::F32),
          v = Tensor::empty(joint, DType::F32);
@@ -246,7 +246,7 @@ Tensor FluxSingleBlock::modulation(const Tensor& silu_temb) const {
 void FluxSingleBlock::forward(Tensor& h, const AdaLnZeroSingleModulation& mod,
                               const JointAttentionContext& attn) const {
   check_stream(h, "joint hidden_states", dims_.dim);
-  const Tensor n = gemm_input(ops::layer_norm_modulate(h, &mod.shift, &mod.scale, kNormEps), precision_);
+  const Tensor n = ops::layer_norm_modulate(h, &mod.shift, &mod.scale, kNormEps, gemm_dtype(precision_));
   const Shape heads{h.dim(0), h.dim(1), dims_.heads, dims_.head_dim};
   Tensor q4 = to_q_.forward(n).reshape(heads), k4 = to_k_.forward(n).reshape(heads);
   const Tensor v4 = to_v_.forward(n).reshape(heads);
