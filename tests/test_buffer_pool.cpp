@@ -94,6 +94,63 @@ TEST(BufferPool, ASmallerRequestTakesTheBestFitAndReleasesItsTail) {
   EXPECT_LE(pool.idle_resident_bytes(), 6 * kMiB + 10 * kMiB);
 }
 
+TEST(BufferPool, IdleBuffersAreEvictedWhenTheyWouldLiftTheInUsePeak) {
+  BufferPool pool = make_pool(256);
+  auto a = pool.allocate(40 * kMiB);  // the in-use peak: 40 MiB
+  std::memset(a.get(), 1, 40 * kMiB);
+  const uintptr_t a_at = address(a);
+  a.reset();
+  auto b = pool.allocate(2 * kMiB);  // best fit: a's buffer, its pages beyond 2 MiB released
+  EXPECT_EQ(address(b), a_at);
+  auto c = pool.allocate(30 * kMiB);  // a miss: in use 32
+  std::memset(c.get(), 1, 30 * kMiB);
+  b.reset();
+  c.reset();  // idle: a's buffer (2 MiB resident) and c's (30)
+  EXPECT_EQ(pool.stats().idle_buffers, 2u);
+  // 38 MiB fits only a's 40 MiB buffer; in use 38 + c's idle 30 would pass the 40 MiB that the
+  // same requests keep resident without a cache, so c's buffer goes.
+  auto d = pool.allocate(38 * kMiB);
+  EXPECT_EQ(address(d), a_at);
+  const BufferPoolStats s = pool.stats();
+  EXPECT_EQ(s.idle_buffers, 0u);
+  EXPECT_EQ(s.mapped_bytes, BufferPool::size_class(40 * kMiB));
+  EXPECT_EQ(s.hits, 2u);
+  EXPECT_EQ(s.misses, 2u);
+}
+
+// Random traffic, every byte written: after each step the idle buffers' resident pages (mincore)
+// plus what is in use never exceed the most that was in use at once since the last release, which
+// is what the process would hold at its peak without the cache.
+TEST(BufferPool, RandomTrafficNeverHoldsMoreThanTheInUsePeak) {
+  BufferPool pool = make_pool(512);
+  std::mt19937 rng(11);
+  std::vector<std::pair<std::shared_ptr<void>, size_t>> live;  // buffer, huge pages it may touch
+  size_t in_use = 0, peak = 0;
+  for (int step = 0; step < 300; ++step) {
+    const unsigned op = rng() % 10;
+    if (op < 5 || live.empty()) {
+      const size_t bytes = kMiB + rng() % (15 * kMiB);
+      auto p = pool.allocate(bytes);
+      ASSERT_NE(p, nullptr);
+      std::memset(p.get(), step & 0xff, bytes);
+      const size_t touch = (bytes + 2 * kMiB - 1) / (2 * kMiB) * (2 * kMiB);
+      live.emplace_back(std::move(p), touch);
+      in_use += touch;
+      peak = std::max(peak, in_use);
+    } else if (op < 9) {
+      const size_t victim = rng() % live.size();
+      in_use -= live[victim].second;
+      live.erase(live.begin() + static_cast<std::ptrdiff_t>(victim));
+    } else {
+      pool.release_cached();
+      EXPECT_EQ(pool.stats().idle_bytes, 0u);
+      peak = in_use;
+    }
+    ASSERT_LE(pool.idle_resident_bytes() + in_use, peak) << "step " << step;
+  }
+  EXPECT_GT(pool.stats().hits, 0u);
+}
+
 TEST(BufferPool, IdleBytesStayUnderTheCap) {
   BufferPool pool = make_pool(10);
   auto a = pool.allocate(8 * kMiB);

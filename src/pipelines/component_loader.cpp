@@ -4,6 +4,7 @@
 
 #include "io/model_folder.h"
 #include "models/common/linear_layer.h"
+#include "runtime/buffer_pool.h"
 #include "runtime/log.h"
 #include "runtime/timer.h"
 
@@ -17,6 +18,9 @@ void load_component(const std::string& root, const std::string& component, const
   io::WeightBinder binder(io::open_component_weights(root, component));
   const auto before = models::LinearLayer::quantization_counts();
   build(config, config_path, binder);
+  // Conversion temporaries of the load (e.g. quantization) would otherwise wait idle in the
+  // activation arena until the first forward's first miss.
+  release_cached_buffers();
   const auto after = models::LinearLayer::quantization_counts();
   binder.finish();
   if (!binder.ok()) fail(folder, ": weights do not match the architecture in config.json\n", binder.report());

@@ -3,9 +3,9 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <bit>
 #include <cstdlib>
-#include <cstring>
 #include <map>
 #include <mutex>
 #include <string>
@@ -51,32 +51,54 @@ BufferPoolConfig BufferPoolConfig::from_env() {
   return config;
 }
 
+// Resident memory is tracked as "touched" bytes: a buffer in use counts the huge pages up to the end
+// of its request (all it may fault in), an idle one what its last owner counted (pages beyond were
+// never faulted in or were released). The header's peak rule is in_use + idle <= peak_in_use.
 struct BufferPool::State {
-  // A buffer in the cache. Pages at and beyond `touched` were never faulted in or were released,
-  // so at most `touched` bytes of it are resident.
   struct Idle {
     std::byte* addr;
     size_t touched;
+    uint64_t freed;  // give_back order, for least-recently-freed eviction
   };
 
   explicit State(const BufferPoolConfig& c) : config(c) {}
   ~State() { unmap_idle(); }
 
-  // Unmaps every idle buffer (lock held).
+  // The lock is held in every member below.
+  void unmap(std::multimap<size_t, Idle>::iterator it) {
+    munmap(it->second.addr, it->first);
+    mapped_bytes -= it->first;
+    idle_bytes -= it->first;
+    idle_touched -= it->second.touched;
+    idle.erase(it);
+  }
+
   void unmap_idle() {
-    for (const auto& [size, buffer] : idle) munmap(buffer.addr, size);
-    mapped_bytes -= idle_bytes;
-    idle.clear();
-    idle_bytes = 0;
+    while (!idle.empty()) unmap(idle.begin());
+  }
+
+  // A request of `touch` bytes just went into use: update the peak and evict idle buffers until
+  // the rule above holds again.
+  void account_in_use(size_t touch) {
+    in_use_touched += touch;
+    peak_in_use = std::max(peak_in_use, in_use_touched);
+    while (!idle.empty() && in_use_touched + idle_touched > peak_in_use) {
+      auto oldest = idle.begin();
+      for (auto it = idle.begin(); it != idle.end(); ++it)
+        if (it->second.freed < oldest->second.freed) oldest = it;
+      unmap(oldest);
+    }
   }
 
   // A buffer coming back from its last owner: cached if the cap allows, unmapped otherwise.
   void give_back(std::byte* addr, size_t size, size_t touched) noexcept {
     std::lock_guard<std::mutex> lock(mu);
+    in_use_touched -= touched;
     if (idle_bytes + size <= config.cache_cap_bytes) {
       try {
-        idle.emplace(size, Idle{addr, touched});
+        idle.emplace(size, Idle{addr, touched, ++frees});
         idle_bytes += size;
+        idle_touched += touched;
         return;
       } catch (...) {  // no memory for the map node: unmap instead
       }
@@ -89,7 +111,8 @@ struct BufferPool::State {
   mutable std::mutex mu;
   std::multimap<size_t, Idle> idle;  // by mapping size, for best-fit lookup
   size_t mapped_bytes = 0, idle_bytes = 0;
-  uint64_t hits = 0, misses = 0;
+  size_t in_use_touched = 0, idle_touched = 0, peak_in_use = 0;
+  uint64_t hits = 0, misses = 0, frees = 0;
 };
 
 BufferPool::BufferPool(const BufferPoolConfig& config) : state_(std::make_shared<State>(config)) {}
@@ -129,31 +152,32 @@ std::shared_ptr<void> BufferPool::allocate(size_t bytes) {
       addr = it->second.addr;
       size = it->first;
       const size_t touched = it->second.touched;
-      s.idle.erase(it);
+      s.idle_touched -= touched;
       s.idle_bytes -= size;
+      s.idle.erase(it);
       ++s.hits;
       // Pages the previous owner faulted beyond this request would stay resident unused.
       if (touched > touch) madvise(addr + touch, touched - touch, MADV_DONTNEED);
     } else {
       ++s.misses;
-      // Idle memory never coexists with a fresh mapping: peak resident memory stays what it
-      // would be without the cache.
+      // Idle memory never coexists with a fresh mapping.
       s.unmap_idle();
       size = size_class(bytes);
       addr = map_huge_aligned(size);
       if (addr == nullptr) return {};
       s.mapped_bytes += size;
     }
+    s.account_in_use(touch);
   }
-  const size_t touched = std::min(touch, size);
-  return std::shared_ptr<void>(addr, [state = state_, size, touched](void* p) {
-    state->give_back(static_cast<std::byte*>(p), size, touched);
+  return std::shared_ptr<void>(addr, [state = state_, size, touch](void* p) {
+    state->give_back(static_cast<std::byte*>(p), size, touch);
   });
 }
 
 void BufferPool::release_cached() {
   std::lock_guard<std::mutex> lock(state_->mu);
   state_->unmap_idle();
+  state_->peak_in_use = state_->in_use_touched;  // a new phase: its own peak
 }
 
 BufferPoolStats BufferPool::stats() const {

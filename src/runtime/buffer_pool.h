@@ -11,8 +11,15 @@
 //    coexists with a fresh mapping;
 //  - a buffer handed to a request smaller than its previous user releases the pages beyond the
 //    new request (MADV_DONTNEED), so a reused buffer is never more resident than a fresh one;
+//  - in-use plus idle resident bytes never exceed the most that was in use at once since the last
+//    release_cached_buffers() (what the same requests would hold at their peak without a cache):
+//    a hit that would pass it unmaps idle buffers, least recently freed first. Hits alone could
+//    otherwise keep one phase's buffers (e.g. the text stream's in the double blocks) idle and
+//    resident through another phase's peak;
 //  - idle bytes are capped (DIFFUSE_BUFFER_CACHE_MIB; 0 turns the cache off), and
 //    release_cached_buffers() drops them all, e.g. between pipeline phases.
+// Memory allocated outside the pool is not seen: a large transient from malloc while buffers are
+// idle still adds to them.
 #pragma once
 
 #include <cstddef>
@@ -58,7 +65,8 @@ class BufferPool {
   // An empty pointer when the memory cannot be had.
   std::shared_ptr<void> allocate(size_t bytes);
 
-  // Unmaps every idle buffer.
+  // Unmaps every idle buffer and starts a new phase: the in-use peak that bounds idle memory
+  // restarts from what is in use now.
   void release_cached();
 
   BufferPoolStats stats() const;

@@ -41,23 +41,29 @@ void check_shape(const Shape& shape) {
   for (int64_t d : shape) DIFFUSE_CHECK(d >= 0, "negative dimension in shape ", shape_str(shape));
 }
 
-// Visits every element index of `shape` in row-major order, calling fn(src_offset) with
-// the element offset under `strides`.
+// Calls fn(dst_offset, src_offset) with the element offsets, under each side's strides, of the
+// first element of every innermost row of `shape`, rows in row-major order. Only a counter per
+// dimension is kept: copies of any size need no per-element scratch.
 template <typename Fn>
-void for_each_offset(const Shape& shape, const Shape& strides, size_t base, Fn fn) {
-  const int64_t n = shape_numel(shape);
-  if (n == 0) return;
-  std::vector<int64_t> idx(shape.size(), 0);
-  size_t off = base;
-  for (int64_t i = 0; i < n; ++i) {
-    fn(off);
-    for (size_t d = shape.size(); d-- > 0;) {
-      if (++idx[d] < shape[d]) {
-        off += strides[d];
+void for_each_row(const Shape& shape, const Shape& dst_strides, size_t dst_base, const Shape& src_strides,
+                  size_t src_base, Fn fn) {
+  if (shape_numel(shape) == 0) return;
+  if (shape.empty()) return fn(dst_base, src_base);
+  const size_t outer = shape.size() - 1;
+  const int64_t rows = shape_numel(shape) / shape[outer];
+  std::vector<int64_t> idx(outer, 0);
+  size_t d = dst_base, s = src_base;
+  for (int64_t r = 0; r < rows; ++r) {
+    fn(d, s);
+    for (size_t k = outer; k-- > 0;) {
+      if (++idx[k] < shape[k]) {
+        d += dst_strides[k];
+        s += src_strides[k];
         break;
       }
-      off -= strides[d] * (shape[d] - 1);
-      idx[d] = 0;
+      d -= dst_strides[k] * (shape[k] - 1);
+      s -= src_strides[k] * (shape[k] - 1);
+      idx[k] = 0;
     }
   }
 }
@@ -279,18 +285,24 @@ void Tensor::copy_from(const Tensor& src) {
     if (src.dtype_ == DType::F16 && dtype_ == DType::F32) return f16_to_f32(s16, df, n);
     if (src.dtype_ == DType::F32 && dtype_ == DType::F16) return f32_to_f16(sf, d16, n);
   }
-  // General path: gather offsets of the destination in row-major order.
-  std::vector<size_t> dst_offsets;
-  dst_offsets.reserve(static_cast<size_t>(numel()));
-  for_each_offset(shape_, strides_, offset_, [&](size_t o) { dst_offsets.push_back(o); });
-  size_t i = 0;
-  for_each_offset(src.shape_, src.strides_, src.offset_, [&](size_t o) {
-    std::byte* d = dst_base + dst_offsets[i++] * ds;
-    const std::byte* s = src_base + o * ss;
-    if (dtype_ == src.dtype_) {
-      std::memcpy(d, s, ds);
-    } else {
-      store_from_double(d, dtype_, load_as_double(s, src.dtype_));
+  // General path: row by row; rows contiguous on both sides in the same dtype are one memcpy.
+  const size_t rank = shape_.size();
+  const int64_t row = rank == 0 ? 1 : shape_[rank - 1];
+  const int64_t dst_step = rank == 0 ? 1 : strides_[rank - 1], src_step = rank == 0 ? 1 : src.strides_[rank - 1];
+  const bool whole_rows = dtype_ == src.dtype_ && dst_step == 1 && src_step == 1;
+  for_each_row(shape_, strides_, offset_, src.strides_, src.offset_, [&](size_t dst_offset, size_t src_offset) {
+    std::byte* d = dst_base + dst_offset * ds;
+    const std::byte* s = src_base + src_offset * ss;
+    if (whole_rows) {
+      std::memcpy(d, s, static_cast<size_t>(row) * ds);
+      return;
+    }
+    for (int64_t i = 0; i < row; ++i, d += dst_step * static_cast<int64_t>(ds), s += src_step * static_cast<int64_t>(ss)) {
+      if (dtype_ == src.dtype_) {
+        std::memcpy(d, s, ds);
+      } else {
+        store_from_double(d, dtype_, load_as_double(s, src.dtype_));
+      }
     }
   });
 }
