@@ -1,7 +1,7 @@
-// `diffuse bench block` run as a user would run it, at tiny shapes: one JSON line with the
-// required keys, a FLOP count equal to the sum of the block's Linear shapes plus the attention
-// core (counted here layer by layer, independently of the formula in bench_support), figures that
-// agree with each other, and clear errors.
+// `diffuse bench block` and `diffuse bench step` run as a user would run them, at tiny widths: one
+// JSON line with the required keys, a FLOP count equal to the sum of the block's Linear shapes plus
+// the attention core (counted here layer by layer, independently of the formula in bench_support),
+// weight bytes counted tensor by tensor, figures that agree with each other, and clear errors.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -55,8 +55,9 @@ double single_block_flops(double txt, double img, double d) {
 
 void expect_consistent(const json& j, const std::string& dtype) {
   for (const char* key : {"arch", "image_tokens", "text_tokens", "dtype", "threads", "peak_gflops", "peak_kind",
-                          "gflops", "gflop", "ms_min", "ms_median", "cpu_ms_median", "peak_fraction"})
+                          "gflops", "gflop", "ms_min", "ms_median", "cpu_ms_median", "peak_fraction", "minor_faults"})
     EXPECT_TRUE(j.contains(key)) << key << " missing in " << j.dump();
+  EXPECT_GE(j["minor_faults"].get<double>(), 0.0);
   EXPECT_EQ(j["dtype"], dtype);
   EXPECT_GE(j["threads"].get<int>(), 1);
   EXPECT_GT(j["ms_min"].get<double>(), 0.0);
@@ -119,6 +120,47 @@ TEST(BenchBlockCli, RejectsUnknownChoices) {
   const CliResult odd = run_cli("bench block --heads 2 --head-dim 7 --image-tokens 4 --text-tokens 2 --repeat 1");
   EXPECT_NE(odd.exit_code, 0);
   EXPECT_NE(odd.err.find("head_dim"), std::string::npos) << odd.err;
+}
+
+// bf16 bytes of one double block (two streams) and one single block without adaLN linears, tensor by
+// tensor: D x D q / k / v / out with biases, QK-norm scales, the D -> 4D -> D MLP with biases; single:
+// q / k / v, proj_mlp D -> 4D, proj_out 5D -> D, all with biases, and its QK-norm scales.
+double step_weight_bytes(double d, double head_dim) {
+  const double stream = 4 * (d * d + d) + 2 * head_dim + (4 * d * d + 4 * d) + (4 * d * d + d);
+  const double single = 3 * (d * d + d) + 2 * head_dim + (4 * d * d + 4 * d) + (5 * d * d + d);
+  return 2 * (2 * stream + single);
+}
+
+TEST(BenchStepCli, JsonLineCountsTheStepsBlocksAndMemory) {
+  // Tokens enough for activations above the buffer pool's threshold, width tiny for speed.
+  const json j = single_json_line(run_cli(
+      "bench step --heads 2 --head-dim 16 --image-tokens 4096 --text-tokens 512 --batch 2 --double-blocks 2 "
+      "--single-blocks 3 --repeat 2 --threads 2"));
+  for (const char* key : {"ms_min", "ms_median", "cpu_ms_min", "cpu_ms_median", "gflop", "gflops", "weights_mib",
+                          "peak_rss_mib", "activation_rss_mib"}) {
+    ASSERT_TRUE(j.contains(key)) << key << " missing in " << j.dump();
+    EXPECT_GT(j[key].get<double>(), 0.0) << key;
+  }
+  for (const char* key : {"minor_faults", "buffer_hits", "buffer_misses"}) {
+    ASSERT_TRUE(j.contains(key)) << key << " missing in " << j.dump();
+    EXPECT_GE(j[key].get<double>(), 0.0) << key;
+  }
+  EXPECT_EQ(j["double_blocks"], 2);
+  EXPECT_EQ(j["single_blocks"], 3);
+  EXPECT_EQ(j["batch"], 2);
+  EXPECT_EQ(j["threads"], 2);
+  EXPECT_LE(j["ms_min"].get<double>(), j["ms_median"].get<double>());
+  EXPECT_LT(j["activation_rss_mib"].get<double>(), j["peak_rss_mib"].get<double>());
+  const double expected_gflop = 2 * (2 * double_block_flops(512, 4096, 32) + 3 * single_block_flops(512, 4096, 32)) / 1e9;
+  EXPECT_NEAR(j["gflop"].get<double>(), expected_gflop, 1e-12 * expected_gflop);
+  EXPECT_DOUBLE_EQ(j["weights_mib"].get<double>(), step_weight_bytes(32, 16) / (1 << 20));
+}
+
+TEST(BenchStepCli, RejectsAStepWithoutBlocks) {
+  const CliResult r =
+      run_cli("bench step --heads 2 --head-dim 16 --image-tokens 16 --text-tokens 8 --double-blocks 0 --single-blocks 0");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("at least one block"), std::string::npos) << r.err;
 }
 
 }  // namespace

@@ -8,10 +8,12 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
 #include "models/common/model_options.h"
+#include "models/dit/flux_blocks.h"
 
 namespace diffuse::bench {
 
@@ -57,15 +59,43 @@ struct BlockTimings {
   std::vector<double> wall_s;  // per timed forward
   std::vector<double> cpu_s;   // per timed forward: process CPU time / threads
   int threads = 0;
+  double minor_faults = 0;  // minor page faults per timed forward (whole process)
   // Process peak resident memory before the first forward (weights, inputs) and after the last:
   // the difference is what the forwards' activations and kernel scratch added on top.
   size_t peak_rss_before_bytes = 0, peak_rss_bytes = 0;
 };
 
-// Builds the block on random weights (seeded), random activations and modulation, FLUX position
-// ids (text at 0, image tokens on a row-major grid of width floor(sqrt(image_tokens))), and times
-// spec.repeat forwards after one warm-up. The block updates its input in place; every forward
-// starts from the same input (restored outside the timed region).
+// Calls `run` `repeat` times, each after an untimed `reset`, and records wall time, CPU time and
+// minor page faults of each `run` (peak_rss_* are left to the caller). No warm-up: callers run
+// their own first.
+BlockTimings time_runs(int repeat, const std::function<void()>& run, const std::function<void()>& reset);
+
+// RoPE tables and precision of one forward, with FLUX position ids (text at 0, image tokens on a
+// row-major grid of width floor(sqrt(image_tokens))).
+models::JointAttentionContext block_attention_context(const BlockBenchSpec& spec);
+
+// A block on random weights (seeded by spec.seed) with random modulation rows ~ U(+-0.5) and
+// random input streams ~ U(+-1), f32.
+struct RandomDoubleBlock {
+  models::FluxDoubleBlock block;
+  models::AdaLnZeroModulation image_mod, text_mod;
+  Tensor ctx0, x0;  // [B, T, D], [B, N, D]
+};
+struct RandomSingleBlock {
+  models::FluxSingleBlock block;
+  models::AdaLnZeroSingleModulation mod;
+  Tensor h0;  // [B, T + N, D]
+};
+RandomDoubleBlock random_double_block(const BlockBenchSpec& spec);
+RandomSingleBlock random_single_block(const BlockBenchSpec& spec);
+
+// Bytes of a block's weights as the random checkpoint stores them (bf16), whatever the block
+// converts them to at load.
+size_t block_weight_bytes(const BlockBenchSpec& spec, BlockArch arch);
+
+// Builds the block (random_*_block) and times spec.repeat forwards after one warm-up. The block
+// updates its input in place; every forward starts from the same input (restored outside the
+// timed region).
 BlockTimings time_flux_block(const BlockBenchSpec& spec);
 
 }  // namespace diffuse::bench

@@ -9,6 +9,7 @@
 
 #include "io/checkpoint.h"
 #include "io/safetensors.h"
+#include "runtime/buffer_pool.h"
 
 namespace diffuse::bench {
 
@@ -44,6 +45,9 @@ io::WeightBinder random_weight_binder(const std::vector<io::WeightBinder::Expect
                                .string();
   io::write_safetensors(path, named);
   named.clear();  // the float copies are no longer needed once written
+  // Their buffers would wait idle in the activation arena while binding maps the file and packs the
+  // weights outside it, adding to the peak: give them back now.
+  release_cached_buffers();
   try {
     io::WeightBinder binder(io::WeightSource::open_file(path));
     std::filesystem::remove(path);  // the mapping stays valid until the model lets go of it
