@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <ctime>
 
+#include "ops/amx_tiles.h"
 #include "ops/cpu_isa.h"
 
 namespace diffuse::bench {
@@ -59,21 +60,11 @@ __attribute__((target("avx512f,avx512vnni"), noinline)) float vnni_int8_loop(int
   return static_cast<float>(_mm512_reduce_add_epi32(s));
 }
 
-struct alignas(64) AmxTileConfig {
-  uint8_t palette = 1, start_row = 0, reserved[14] = {};
-  uint16_t colsb[16] = {};
-  uint8_t rows[16] = {};
-};
 
 // Eight 16 x 64-byte tiles: 0-3 accumulators, 4-7 operands. `Dot` issues one tile product.
 template <typename Dot>
 __attribute__((target("amx-tile"), always_inline)) inline float amx_loop(int64_t iters, Dot dot) {
-  AmxTileConfig cfg;
-  for (int t = 0; t < 8; ++t) {
-    cfg.rows[t] = 16;
-    cfg.colsb[t] = 64;
-  }
-  _tile_loadconfig(&cfg);
+  ops::amx::configure_full_tiles();
   alignas(64) uint16_t ab[16 * 32];
   for (auto& v : ab) v = 0x3c00;  // small bf16 values (int8 pairs 0, 0x3c) keep the sums finite
   _tile_zero(0);
@@ -113,12 +104,7 @@ __attribute__((target("amx-tile,amx-int8"), noinline)) float amx_int8_loop(int64
 // The 2x2 tile product fed from memory: each step loads two A and two B tiles (16 KB of each,
 // 64-byte aligned, so they stay in L1) before its four products, as any tile GEMM must.
 __attribute__((target("amx-tile,amx-bf16"), noinline)) float amx_bf16_fed_loop(int64_t iters) {
-  AmxTileConfig cfg;
-  for (int t = 0; t < 8; ++t) {
-    cfg.rows[t] = 16;
-    cfg.colsb[t] = 64;
-  }
-  _tile_loadconfig(&cfg);
+  ops::amx::configure_full_tiles();
   constexpr int64_t kSteps = 16, kTileElems = 16 * 32;
   alignas(64) static thread_local uint16_t a[kSteps * 2 * kTileElems], b[kSteps * 2 * kTileElems];
   for (int64_t i = 0; i < kSteps * 2 * kTileElems; ++i) a[i] = b[i] = 0x3c00;

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <string_view>
 
+#include "ops/amx_tiles.h"
 #include "ops/cpu_isa.h"
 #include "runtime/error.h"
 #include "runtime/parallel.h"
@@ -26,14 +27,6 @@ constexpr int64_t kSliceSteps = 8;         // Kc in K steps: a 32-row A slice of
 
 // Bytes of K per tile row (64) hold this many values.
 int64_t step_values(DType type) { return type == DType::I8 ? 64 : 32; }
-
-struct alignas(64) TileConfig {
-  uint8_t palette = 1;
-  uint8_t start_row = 0;
-  uint8_t reserved[14] = {};
-  uint16_t colsb[16] = {};
-  uint8_t rows[16] = {};
-};
 
 std::shared_ptr<std::byte> aligned_bytes(int64_t bytes) {
   const size_t size = static_cast<size_t>((std::max<int64_t>(bytes, 64) + 4095) / 4096 * 4096);
@@ -56,15 +49,6 @@ std::byte* thread_buffer(int slot, int64_t bytes) {
 
 #define DIFFUSE_AMX_GEMM_TARGET \
   __attribute__((target("amx-tile,amx-bf16,amx-int8,avx512f,avx512bw,avx512vl,avx512dq,avx512bf16")))
-
-DIFFUSE_AMX_GEMM_TARGET void load_tile_config() {
-  TileConfig config;
-  for (int t = 0; t < 8; ++t) {
-    config.rows[t] = 16;
-    config.colsb[t] = 64;
-  }
-  _tile_loadconfig(&config);
-}
 
 DIFFUSE_AMX_GEMM_TARGET void release_tiles() { _tile_release(); }
 
@@ -229,7 +213,7 @@ DIFFUSE_AMX_GEMM_TARGET void run_task(const GemmSource& a, const PackedWeight& w
   const int64_t ldc = kMacroCols * 4;
   std::byte* packed = thread_buffer(0, (kMacroRows / kBlockRows) * steps * kStepBytes);
   std::byte* acc = thread_buffer(1, kMacroRows * ldc);
-  load_tile_config();
+  configure_full_tiles();
   for (int64_t m0 = task.r0; m0 < task.r1; m0 += kMacroRows) {
     const int64_t rows = std::min(kMacroRows, task.r1 - m0);
     const int64_t row_blocks = (rows + kBlockRows - 1) / kBlockRows;

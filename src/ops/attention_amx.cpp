@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "ops/attention_exp2.h"
+#include "ops/amx_tiles.h"
 #include "ops/attention_problem.h"
 #include "runtime/error.h"
 #include "runtime/parallel.h"
@@ -34,13 +35,6 @@ constexpr float kSlack = 8.0f;   // lazy-rescale threshold, log2 units
 constexpr float kLog2e = 1.4426950408889634f;
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
-struct alignas(64) TileConfig {
-  uint8_t palette = 1;
-  uint8_t start_row = 0;
-  uint8_t reserved[14] = {};
-  uint16_t colsb[16] = {};
-  uint8_t rows[16] = {};
-};
 
 // q, k, v as bf16, packed once per call and zero padded:
 //   q  [batch * heads_q][len_qp][dim_p]          row-major: A tiles load straight from it
@@ -236,12 +230,7 @@ DIFFUSE_AMX_TARGET void process_items(const Problem& p, const Packed& pk, WorkQu
   float* s = s_buf.data();
   float* o = o_buf.data();
 
-  TileConfig cfg;
-  for (int t = 0; t < 8; ++t) {
-    cfg.rows[t] = 16;
-    cfg.colsb[t] = 64;
-  }
-  _tile_loadconfig(&cfg);
+  amx::configure_full_tiles();
   int64_t begin, end;
   while (queue.next(begin, end)) {
     for (int64_t item = begin; item < end; ++item) {
