@@ -4,8 +4,6 @@
 #include <optional>
 #include <unordered_map>
 
-#include "ops/x86_intrinsics.h"
-
 #include "ops/amx_gemm.h"
 #include "ops/dnnl_context.h"
 #include "ops/gemm_operand.h"

@@ -1,4 +1,5 @@
-// Linear layers (PyTorch layout: weight [N, K] = [out, in], bias [N]) on oneDNN matmul.
+// Linear layers (PyTorch layout: weight [N, K] = [out, in], bias [N]): on our AMX tile kernels
+// (ops/amx_gemm.h) for bf16 / int8 weights where the CPU has AMX, else on oneDNN's matmul.
 //
 // Precision follows the weight (see gemm_dtype_for_weight): bf16 weights run bf16 x bf16
 // products with f32 accumulation (x rounded to bf16 once, to nearest even); f32 weights run
