@@ -20,6 +20,7 @@ mkdir -p "$out/corpus"
   "$root/src/tensor/dtype.cpp" \
   "$root/src/tensor/tensor.cpp" \
   "$root/src/tensor/half.cpp" \
+  "$root/src/runtime/buffer_pool.cpp" \
   -o "$out/fuzz_safetensors_header"
 
 # Seeds: the first 64 KiB of every golden safetensors file (header plus some data).
