@@ -76,6 +76,18 @@ void put_shape(nlohmann::ordered_json& j, const bench::BlockBenchSpec& spec, con
 
 double mib(size_t bytes) { return static_cast<double>(bytes) / (1 << 20); }
 
+// The timing fields both benchmarks print; gflops comes from the median CPU time.
+void put_timings(nlohmann::ordered_json& j, const bench::BlockTimings& t, int repeat, double gflop) {
+  j["threads"] = t.threads;
+  j["repeat"] = repeat;
+  j["ms_min"] = 1e3 * min_of(t.wall_s);
+  j["ms_median"] = 1e3 * median(t.wall_s);
+  j["cpu_ms_min"] = 1e3 * min_of(t.cpu_s);
+  j["cpu_ms_median"] = 1e3 * median(t.cpu_s);
+  j["gflop"] = gflop;
+  j["gflops"] = gflop / median(t.cpu_s);
+}
+
 int run_block_bench(int argc, char** argv) {
   Args args;
   args.positional("what", "block");
@@ -99,20 +111,12 @@ int run_block_bench(int argc, char** argv) {
   const double peak = bench::measure_peak_gflops(kind, t.threads);
 
   const double gflop = bench::block_flops(spec) / 1e9;
-  const double cpu_ms = 1e3 * median(t.cpu_s), wall_ms = 1e3 * median(t.wall_s);
-  const double gflops = gflop / (cpu_ms / 1e3);
+  const double gflops = gflop / median(t.cpu_s);
   nlohmann::ordered_json j;
   j["arch"] = bench::block_arch_name(spec.arch);
   put_shape(j, spec, dtype);
-  j["threads"] = t.threads;
-  j["repeat"] = spec.repeat;
-  j["ms_min"] = 1e3 * min_of(t.wall_s);
-  j["ms_median"] = wall_ms;
-  j["cpu_ms_min"] = 1e3 * min_of(t.cpu_s);
-  j["cpu_ms_median"] = cpu_ms;
-  j["gflop"] = gflop;
-  j["gflops"] = gflops;  // from cpu_ms_median
-  j["gflops_wall"] = gflop / (wall_ms / 1e3);
+  put_timings(j, t, spec.repeat, gflop);
+  j["gflops_wall"] = gflop / median(t.wall_s);
   j["peak_kind"] = bench::peak_kind_name(kind);
   j["peak_gflops"] = peak;
   j["peak_fraction"] = peak > 0 ? nlohmann::ordered_json(gflops / peak) : nlohmann::ordered_json(nullptr);
@@ -146,14 +150,7 @@ int run_step_bench(int argc, char** argv) {
   put_shape(j, spec.blocks, dtype);
   j["double_blocks"] = spec.double_blocks;
   j["single_blocks"] = spec.single_blocks;
-  j["threads"] = t.threads;
-  j["repeat"] = spec.blocks.repeat;
-  j["ms_min"] = 1e3 * min_of(t.wall_s);
-  j["ms_median"] = 1e3 * median(t.wall_s);
-  j["cpu_ms_min"] = 1e3 * min_of(t.cpu_s);
-  j["cpu_ms_median"] = 1e3 * median(t.cpu_s);
-  j["gflop"] = gflop;
-  j["gflops"] = gflop / median(t.cpu_s);  // from cpu_ms_median
+  put_timings(j, t, spec.blocks.repeat, gflop);
   j["weights_mib"] = mib(m.weight_bytes);
   j["peak_rss_mib"] = mib(m.peak_rss_bytes);
   j["activation_rss_mib"] = mib(m.peak_rss_bytes - std::min(m.peak_rss_bytes, m.resident_before_bytes));

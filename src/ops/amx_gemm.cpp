@@ -18,14 +18,16 @@ namespace diffuse::ops::amx {
 namespace {
 
 constexpr int64_t kTileBytes = 1024;       // 16 rows x 64 bytes
-constexpr int64_t kStepBytes = 2 * kTileBytes;  // two tiles: 32 rows of A, or 32 columns of W
+constexpr int64_t kStepBytes = PackedWeight::kStepBytes;  // two tiles: 32 rows of A, or 32 columns of W
+static_assert(kStepBytes == 2 * kTileBytes);
 constexpr int64_t kBlockRows = 32;         // rows of A per 2x2 tile product
 constexpr int64_t kBlockCols = 32;         // columns of W per 2x2 tile product
 constexpr int64_t kMacroRows = 256;        // Mc: rows of A packed at once (L2)
 constexpr int64_t kMacroCols = 256;        // Nc: accumulator columns per pass (256 KB of f32 with Mc)
 constexpr int64_t kSliceSteps = 8;         // Kc in K steps: a 32-row A slice of 16 KB stays in L1
 
-// Bytes of K per tile row (64) hold this many values.
+// Bytes of K per tile row (64) hold this many values: 64 int8, else 32 bf16 (an f32 source is
+// rounded to bf16 while packing, so its steps are bf16 steps).
 int64_t step_values(DType type) { return type == DType::I8 ? 64 : 32; }
 
 std::shared_ptr<std::byte> aligned_bytes(int64_t bytes) {
@@ -94,7 +96,7 @@ DIFFUSE_AMX_GEMM_TARGET inline void tile_block(const std::byte* a, const std::by
 // One 64-byte tile row of A: K values [k0, k0 + step) of a source row, zero past K.
 DIFFUSE_AMX_GEMM_TARGET void pack_row_chunk(const GemmSource& a, const std::byte* row, int64_t k, int64_t k0,
                                             std::byte* dst) {
-  const int64_t n = std::min<int64_t>(step_values(a.dtype == DType::I8 ? DType::I8 : DType::BF16), k - k0);
+  const int64_t n = std::min<int64_t>(step_values(a.dtype), k - k0);
   if (a.dtype == DType::F32) {
     const auto* src = reinterpret_cast<const float*>(row) + k0;
     if (n == 32) {
@@ -169,7 +171,7 @@ DIFFUSE_AMX_GEMM_TARGET void transpose_into_tiles(const std::byte* src, int64_t 
 // Rows [r0, r0 + rows) of A into tile order: per 32-row block, per K step, two tiles.
 DIFFUSE_AMX_GEMM_TARGET void pack_a(const GemmSource& a, int64_t k, int64_t steps, int64_t r0, int64_t rows, std::byte* dst) {
   const int64_t elem = static_cast<int64_t>(dtype_size(a.dtype));
-  const int64_t step = step_values(a.dtype == DType::I8 ? DType::I8 : DType::BF16);
+  const int64_t step = step_values(a.dtype);
   const int64_t blocks = (rows + kBlockRows - 1) / kBlockRows;
   for (int64_t b = 0; b < blocks; ++b) {
     for (int64_t r = 0; r < kBlockRows; ++r) {
@@ -288,7 +290,6 @@ void PackedWeight::pack_rows(int64_t n, int64_t k, DType dtype, const RowProduce
   n_ = n;
   k_ = k;
   dtype_ = dtype;
-  n_blocks_ = n_blocks;
   k_steps_ = k_steps;
   const int64_t row_bytes = k * static_cast<int64_t>(dtype_size(dtype));
   parallel_for(n_blocks, 1, [&](int64_t b0, int64_t b1) {

@@ -53,11 +53,12 @@ class PackedWeight {
   int64_t k() const { return k_; }
   DType dtype() const { return dtype_; }
   int64_t k_steps() const { return k_steps_; }
-  int64_t bytes() const { return n_blocks_ * k_steps_ * 2048; }
-  const std::byte* block(int64_t column_block) const { return data_.get() + column_block * k_steps_ * 2048; }
+  // Bytes of one K step of one column block: two 16 x 64-byte tiles.
+  static constexpr int64_t kStepBytes = 2048;
+  const std::byte* block(int64_t column_block) const { return data_.get() + column_block * k_steps_ * kStepBytes; }
 
  private:
-  int64_t n_ = 0, k_ = 0, n_blocks_ = 0, k_steps_ = 0, capacity_ = 0;
+  int64_t n_ = 0, k_ = 0, k_steps_ = 0, capacity_ = 0;
   DType dtype_ = DType::BF16;
   std::shared_ptr<std::byte> data_;
 };
