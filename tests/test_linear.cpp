@@ -176,6 +176,9 @@ TEST(Linear, Bf16BackendsAgreeOnEveryLayout) {
     // Image rows of a joint buffer: batch-strided rows that do not merge into one stride.
     const Tensor img = joint.slice(1, 12, 45);
     expect_close(lin.forward(img), ref::linear_ref(img.contiguous(), w, &b));
+    // Rows strided at three levels (no uniform grouping): read through a dense copy.
+    const Tensor three = random_tensor({2, 4, 6, 96}, 48).slice(1, 1, 4).slice(2, 1, 5);
+    expect_close(lin.forward(three), ref::linear_ref(three.contiguous(), w, &b));
     // Permuted dims, F16 input, bf16 input with a row stride.
     const Tensor perm = random_tensor({33, 2, 96}, 44).permute({1, 0, 2});
     expect_close(lin.forward(perm), ref::linear_ref(perm.contiguous(), w, &b));

@@ -21,6 +21,7 @@
 #include "command.h"
 #include "runtime/error.h"
 #include "runtime/parallel.h"
+#include "runtime/profiler.h"
 
 namespace diffuse::cli {
 namespace {
@@ -44,6 +45,7 @@ void add_block_options(Args& args, const std::string& repeat_help) {
   args.option("threads", "worker threads (default: all cores)");
   args.option("repeat", repeat_help, "", "5");
   args.option("seed", "seed of the random weights and inputs", "", "1");
+  args.flag("profile", "print the time per op category of the timed runs (stderr)");
 }
 
 // Reads add_block_options' values and applies --threads.
@@ -57,6 +59,7 @@ bench::BlockBenchSpec block_spec(const Args& args) {
   spec.options = bench::block_dtype_options(args.get("dtype"));
   spec.repeat = args.get_int("repeat");
   spec.seed = static_cast<uint32_t>(args.get_int("seed"));
+  spec.profile = args.has("profile");
   if (args.has("threads")) {
     const int threads = args.get_int("threads");
     DIFFUSE_CHECK(threads >= 1, "--threads must be at least 1, got ", threads);
@@ -72,6 +75,13 @@ void put_shape(nlohmann::ordered_json& j, const bench::BlockBenchSpec& spec, con
   j["heads"] = spec.heads;
   j["head_dim"] = spec.head_dim;
   j["dtype"] = dtype;
+}
+
+// The --profile table of the timed runs, summed over them (the "transformer" component is the runs).
+void print_profile_if(bool profile, int repeat) {
+  if (!profile) return;
+  std::fprintf(stderr, "profile of %d timed run(s), wall time summed over them:\n%s", repeat,
+               format_profile_table(profile_table(profile_records())).c_str());
 }
 
 double mib(size_t bytes) { return static_cast<double>(bytes) / (1 << 20); }
@@ -125,6 +135,7 @@ int run_block_bench(int argc, char** argv) {
   j["minor_faults"] = t.minor_faults;  // per timed forward
   j["engine"] = "diffuse";
   std::printf("%s\n", j.dump().c_str());
+  print_profile_if(spec.profile, spec.repeat);
   return 0;
 }
 
@@ -160,6 +171,7 @@ int run_step_bench(int argc, char** argv) {
   j["buffer_misses"] = m.buffer_misses;
   j["engine"] = "diffuse";
   std::printf("%s\n", j.dump().c_str());
+  print_profile_if(spec.blocks.profile, spec.blocks.repeat);
   return 0;
 }
 

@@ -8,6 +8,7 @@
 #include "bench_support/random_weights.h"
 #include "runtime/error.h"
 #include "runtime/parallel.h"
+#include "runtime/profiler.h"
 #include "runtime/progress.h"
 #include "runtime/resource_usage.h"
 #include "runtime/timer.h"
@@ -81,8 +82,10 @@ double block_flops(const BlockBenchSpec& spec) {
   return static_cast<double>(spec.batch) * (gemm + attention);
 }
 
-BlockTimings time_runs(int repeat, const std::function<void()>& run, const std::function<void()>& reset) {
+BlockTimings time_runs(int repeat, const std::function<void()>& run, const std::function<void()>& reset,
+                       bool profile) {
   DIFFUSE_CHECK(repeat >= 1, "repeat must be at least 1, got ", repeat);
+  if (profile) reset_profile();
   BlockTimings t;
   t.threads = num_threads();
   uint64_t faults = 0;
@@ -91,7 +94,12 @@ BlockTimings time_runs(int repeat, const std::function<void()>& run, const std::
     const uint64_t f0 = minor_page_faults();
     const double c0 = cpu_seconds();
     Timer wall;
-    run();
+    set_profiling(profile);
+    {
+      ProfileScope scope(profile_scopes::kTransformer);
+      run();
+    }
+    set_profiling(false);
     t.wall_s.push_back(wall.seconds());
     t.cpu_s.push_back((cpu_seconds() - c0) / t.threads);
     faults += minor_page_faults() - f0;
@@ -175,7 +183,7 @@ BlockTimings time_flux_block(const BlockBenchSpec& spec) {
   reset();
   const size_t peak_before = peak_resident_bytes();
   run();  // warm-up
-  BlockTimings t = time_runs(spec.repeat, run, reset);
+  BlockTimings t = time_runs(spec.repeat, run, reset, spec.profile);
   t.peak_rss_before_bytes = peak_before;
   t.peak_rss_bytes = peak_resident_bytes();
   return t;

@@ -37,6 +37,9 @@ struct BlockBenchSpec {
   models::ModelOptions options;
   int repeat = 5;  // timed forwards, after one warm-up forward
   uint32_t seed = 1;
+  // Record the timed forwards with the profiler (runtime/profiler.h) under the "transformer"
+  // component, for the caller to print; the warm-up is not recorded.
+  bool profile = false;
 
   int64_t dim() const { return heads * head_dim; }
   int64_t tokens() const { return text_tokens + image_tokens; }  // L, the joint sequence
@@ -67,8 +70,9 @@ struct BlockTimings {
 
 // Calls `run` `repeat` times, each after an untimed `reset`, and records wall time, CPU time and
 // minor page faults of each `run` (peak_rss_* are left to the caller). No warm-up: callers run
-// their own first.
-BlockTimings time_runs(int repeat, const std::function<void()>& run, const std::function<void()>& reset);
+// their own first. With `profile`, the profile is reset and the runs (not the resets) are recorded.
+BlockTimings time_runs(int repeat, const std::function<void()>& run, const std::function<void()>& reset,
+                       bool profile = false);
 
 // RoPE tables and precision of one forward, with FLUX position ids (text at 0, image tokens on a
 // row-major grid of width floor(sqrt(image_tokens))).

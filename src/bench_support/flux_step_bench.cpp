@@ -61,7 +61,7 @@ StepMeasurement time_flux_step(const StepBenchSpec& spec) {
   m.resident_before_bytes = resident - std::min(resident, idle);
   m.peak_reset = reset_peak_resident();
   const BufferPoolStats s0 = pool.stats();
-  m.timings = time_runs(b.repeat, step, reset);
+  m.timings = time_runs(b.repeat, step, reset, b.profile);
   m.peak_rss_bytes = peak_resident_bytes();
   const BufferPoolStats s1 = pool.stats();
   m.buffer_hits = static_cast<double>(s1.hits - s0.hits) / b.repeat;

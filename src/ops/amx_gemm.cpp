@@ -181,7 +181,7 @@ DIFFUSE_AMX_GEMM_TARGET void pack_a(const GemmSource& a, int64_t k, int64_t step
         for (int64_t s = 0; s < steps; ++s) std::memset(out + s * kStepBytes, 0, 64);
         continue;
       }
-      const auto* src = static_cast<const std::byte*>(a.data) + (r0 + row) * a.stride * elem;
+      const auto* src = static_cast<const std::byte*>(a.data) + a.row_offset(r0 + row) * elem;
       for (int64_t s = 0; s < steps; ++s) pack_row_chunk(a, src, k, s * step, out + s * kStepBytes);
     }
   }

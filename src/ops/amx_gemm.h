@@ -63,15 +63,24 @@ class PackedWeight {
   std::shared_ptr<std::byte> data_;
 };
 
-// Row-major A: `rows` x K, row r at data + r * stride elements. BF16 weights take F32 or BF16
-// rows (f32 is rounded to bf16, nearest even, while packing); I8 weights take I8 rows plus one
-// f32 scale per row (the per-token quantization scale).
+// A: `rows` x K, row r at data + r * stride elements; or, with group_rows > 0, in groups of
+// group_rows rows whose first rows are group_stride elements apart (row r at
+// data + (r / group_rows) * group_stride + (r % group_rows) * stride): a batch-strided
+// [B, S, K] view such as the image rows of a joint text + image buffer, read in place.
+// BF16 weights take F32 or BF16 rows (f32 is rounded to bf16, nearest even, while packing); I8
+// weights take I8 rows plus one f32 scale per row (the per-token quantization scale).
 struct GemmSource {
   const void* data = nullptr;
   DType dtype = DType::F32;
   int64_t rows = 0;
   int64_t stride = 0;
   const float* row_scales = nullptr;  // I8 only
+  int64_t group_rows = 0;
+  int64_t group_stride = 0;
+
+  int64_t row_offset(int64_t r) const {
+    return group_rows > 0 ? (r / group_rows) * group_stride + (r % group_rows) * stride : r * stride;
+  }
 };
 
 // Receives a finished block: output rows [row0, row0 + rows) x columns [col0, col0 + cols) as

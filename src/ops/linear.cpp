@@ -268,9 +268,9 @@ struct Linear::Impl {
       src = {q.data, DType::I8, m, k, token_scales.data<float>()};
     } else {
       const Tensor& in = x.dtype() == DType::F32 || x.dtype() == DType::BF16 ? x : (converted = x.to(DType::F32));
-      const int64_t stride = Rows(in, "Linear", "input").uniform_stride();
-      if (stride >= 0) {
-        src = {in.raw(), in.dtype(), m, stride, nullptr};
+      const std::optional<Rows::Grouping> g = Rows(in, "Linear", "input").grouping();
+      if (g) {
+        src = {in.raw(), in.dtype(), m, g->row_stride, nullptr, g->group_rows, g->group_stride};
       } else {
         const RowMatrix dense = dense_rows(in, DType::BF16, x_scratch);
         src = {dense.data, DType::BF16, m, dense.row_stride, nullptr};
@@ -383,6 +383,26 @@ Tensor Linear::forward(const Tensor& x, const Epilogue& epilogue) const {
   return out;
 }
 
+// oneDNN wants one dense block of rows per call. A batch-strided [B, S, K] view whose items are
+// each dense (the text or image rows of a joint [B, L, D] buffer) therefore runs one batch item
+// at a time rather than through scratch copies; returns false for any other layout. (The AMX
+// kernels read and write such views in place.)
+bool Linear::forward_per_batch_item(const Tensor& x, Tensor& out, const Epilogue& e) const {
+  if (out.ndim() != 3 || x.ndim() != 3 || out.dim(0) < 2) return false;
+  if (out.is_contiguous() && x.is_contiguous()) return false;
+  if (!out.select(0, 0).is_contiguous() || !x.select(0, 0).is_contiguous()) return false;
+  const bool residual_is_out = e.residual.defined() && same_view(e.residual, out);
+  for (int64_t b = 0; b < out.dim(0); ++b) {
+    Tensor ob = out.select(0, b);
+    Epilogue eb;
+    eb.activation = e.activation;
+    if (e.gate.defined()) eb.gate = e.gate.ndim() == 1 || e.gate.dim(0) == 1 ? e.gate : e.gate.select(0, b);
+    if (e.residual.defined()) eb.residual = residual_is_out ? ob : e.residual.select(0, b);
+    forward_into(x.select(0, b), ob, eb);
+  }
+  return true;
+}
+
 void Linear::forward_into(const Tensor& x, Tensor& out, const Epilogue& e) const {
   ProfileScope scope(profile_scopes::kGemm);
   const Impl& im = *impl_;
@@ -404,6 +424,7 @@ void Linear::forward_into(const Tensor& x, Tensor& out, const Epilogue& e) const
   }
   DIFFUSE_CHECK(out.strides().back() == 1 || im.n == 1, "Linear: output last dim must have unit stride");
   DIFFUSE_CHECK(!overlaps(x, out), "Linear: input and output overlap");
+  if (!im.amx_weight && !im.amx_dequantize && forward_per_batch_item(x, out, e)) return;
   // Gate rows: G == 1 broadcasts; otherwise one row per batch (x's first dim).
   Tensor gate_f32;
   const float* gate = nullptr;

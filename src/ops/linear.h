@@ -76,6 +76,8 @@ class Linear {
   void forward_into(const Tensor& x, Tensor& out, const Epilogue& epilogue = {}) const;
 
  private:
+  bool forward_per_batch_item(const Tensor& x, Tensor& out, const Epilogue& epilogue) const;
+
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

@@ -2,7 +2,9 @@
 // so every op reports a bad argument the same way: "<op>: <argument> <problem>".
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
+#include <optional>
 
 #include "tensor/tensor.h"
 
@@ -42,6 +44,17 @@ class Rows {
   int64_t uniform_stride() const {
     if (shape_.empty()) return width_;
     return shape_.size() == 1 ? strides_[0] : -1;
+  }
+  // Rows as uniform groups of uniformly spaced rows, row g * group_rows + i at element
+  // g * group_stride + i * row_stride (a batch-strided [B, S, K] view), when the leading dims
+  // merge into at most two; nullopt otherwise.
+  struct Grouping {
+    int64_t group_rows, group_stride, row_stride;
+  };
+  std::optional<Grouping> grouping() const {
+    if (shape_.size() > 2) return std::nullopt;
+    if (shape_.size() == 2) return Grouping{shape_[1], strides_[0], strides_[1]};
+    return Grouping{std::max<int64_t>(count_, 1), 0, uniform_stride()};
   }
 
  private:

@@ -16,29 +16,6 @@ namespace {
 
 constexpr float kNormEps = 1e-6f;  // adaLN LayerNorms and QK RMSNorms of every FLUX block
 
-// out = epilogue(layer(x)) for x [B, S, K] and out [B, S, N]. The text and image rows of a joint
-// [B, L, D] buffer are batch-strided views; oneDNN wants one dense block per call, so such views are
-// handled one batch item at a time (each item's rows are dense) rather than through a scratch copy.
-void project_into(const LinearLayer& layer, const Tensor& x, Tensor out, const ops::Epilogue& e = {}) {
-  const bool batched = out.ndim() == 3 && x.ndim() == 3 && out.dim(0) > 1;
-  const bool split = batched && (!out.is_contiguous() || !x.is_contiguous()) &&
-                     out.select(0, 0).is_contiguous() && x.select(0, 0).is_contiguous();
-  if (!split) {
-    layer.forward_into(x, out, e);
-    return;
-  }
-  const bool residual_is_out = e.residual.defined() && e.residual.raw() == out.raw() &&
-                               e.residual.strides() == out.strides();
-  for (int64_t b = 0; b < out.dim(0); ++b) {
-    Tensor ob = out.select(0, b);
-    ops::Epilogue eb;
-    eb.activation = e.activation;
-    if (e.gate.defined()) eb.gate = e.gate.ndim() == 1 || e.gate.dim(0) == 1 ? e.gate : e.gate.select(0, b);
-    if (e.residual.defined()) eb.residual = residual_is_out ? ob : e.residual.select(0, b);
-    layer.forward_into(x.select(0, b), ob, eb);
-  }
-}
-
 // RoPE on q and k, then softmax(q k^T / sqrt(Dh) [+ mask]) v over the joint sequence.
 // q4, k4, v4: [B, L, H, Dh] views of the projection buffers. Returns [B, L, H * Dh] f32.
 Tensor joint_attention(Tensor& q4, Tensor& k4, const Tensor& v4, const JointAttentionContext& ctx) {
@@ -200,12 +177,16 @@ void FluxDoubleBlock::forward(Tensor& ctx, Tensor& x, const AdaLnZeroModulation&
   const Shape joint{batch, len, dims_.dim};
   Tensor q = Tensor::empty(joint, DType::F32), k = Tensor::empty(joint, DType::F32),
          v = Tensor::empty(joint, DType::F32);
-  project_into(add_q_proj_, nc, q.slice(1, 0, txt_len));
-  project_into(add_k_proj_, nc, k.slice(1, 0, txt_len));
-  project_into(add_v_proj_, nc, v.slice(1, 0, txt_len));
-  project_into(to_q_, nx, q.slice(1, txt_len, len));
-  project_into(to_k_, nx, k.slice(1, txt_len, len));
-  project_into(to_v_, nx, v.slice(1, txt_len, len));
+  Tensor q_txt_rows = q.slice(1, 0, txt_len), k_txt_rows = k.slice(1, 0, txt_len),
+         v_txt_rows = v.slice(1, 0, txt_len);
+  Tensor q_img_rows = q.slice(1, txt_len, len), k_img_rows = k.slice(1, txt_len, len),
+         v_img_rows = v.slice(1, txt_len, len);
+  add_q_proj_.forward_into(nc, q_txt_rows);
+  add_k_proj_.forward_into(nc, k_txt_rows);
+  add_v_proj_.forward_into(nc, v_txt_rows);
+  to_q_.forward_into(nx, q_img_rows);
+  to_k_.forward_into(nx, k_img_rows);
+  to_v_.forward_into(nx, v_img_rows);
 
   const Shape heads{batch, len, dims_.heads, dims_.head_dim};
   Tensor q4 = q.reshape(heads), k4 = k.reshape(heads);
@@ -218,8 +199,8 @@ void FluxDoubleBlock::forward(Tensor& ctx, Tensor& x, const AdaLnZeroModulation&
   norm_k_.apply(k_img);
   const Tensor a = gemm_input(joint_attention(q4, k4, v4, attn), precision_);
 
-  project_into(to_out_, a.slice(1, txt_len, len), x, {.gate = img.gate_msa, .residual = x});
-  project_into(to_add_out_, a.slice(1, 0, txt_len), ctx, {.gate = txt.gate_msa, .residual = ctx});
+  to_out_.forward_into(a.slice(1, txt_len, len), x, {.gate = img.gate_msa, .residual = x});
+  to_add_out_.forward_into(a.slice(1, 0, txt_len), ctx, {.gate = txt.gate_msa, .residual = ctx});
   feed_forward(ff_in_, ff_out_, x, img.shift_mlp, img.scale_mlp, img.gate_mlp, precision_);
   feed_forward(ff_context_in_, ff_context_out_, ctx, txt.shift_mlp, txt.scale_mlp, txt.gate_mlp, precision_);
 }
