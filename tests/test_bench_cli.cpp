@@ -79,6 +79,18 @@ void expect_consistent(const json& j, const std::string& dtype) {
     ASSERT_GT(peak, 0.0);
     EXPECT_NEAR(j["peak_fraction"].get<double>(), gflops / peak, 1e-9);
   }
+  // The AVX-512 instruction of the same type, reported beside the tile peak.
+  const std::string vector_kind = j["vector_peak_kind"];
+  const char* want = dtype == "bf16" ? "avx512_bf16_dot" : dtype == "w8a8" ? "avx512_vnni_int8" : "fma_f32";
+  EXPECT_TRUE(vector_kind == want || vector_kind == "none") << vector_kind;
+  if (vector_kind == "none") {
+    EXPECT_TRUE(j["vector_peak_fraction"].is_null());
+  } else {
+    const double peak = j["vector_peak_gflops"].get<double>();
+    ASSERT_GT(peak, 0.0);
+    EXPECT_NEAR(j["vector_peak_fraction"].get<double>(), gflops / peak, 1e-9);
+    if (vector_kind == kind) EXPECT_NEAR(peak, j["peak_gflops"].get<double>(), 0.5 * peak);  // measured twice
+  }
 }
 
 TEST(BenchBlockCli, DoubleBlockJsonLineCountsEveryLinearAndAttention) {

@@ -1,9 +1,10 @@
 // diffuse bench block: times one FLUX transformer block at real width on random weights and
 // prints one JSON line, so the same shapes can be compared across engines and machines
-// (bench/compare_pytorch.sh runs PyTorch on the same block). Times come from two clocks:
+// (bench/compare_pytorch.py runs PyTorch on the same block). Times come from two clocks:
 // wall (ms_*) and process CPU time / threads (cpu_ms_*); on a shared machine the second is the
-// steadier, and rates and the peak fraction are computed from it (the peak is measured the
-// same way, see bench_support/cpu_peak.h).
+// steadier, and rates and the peak fractions are computed from it (the peaks are measured the
+// same way, see bench_support/cpu_peak.h): peak_fraction against the fastest unit of the GEMM
+// type (AMX tiles where the CPU has them), vector_peak_fraction against the AVX-512 instruction.
 // diffuse bench step: one denoising step's 19 + 38 block forwards at the same width, with their
 // real data flow and memory (bench_support/flux_step_bench.h); times, resident memory, faults.
 #include <algorithm>
@@ -114,11 +115,12 @@ int run_block_bench(int argc, char** argv) {
   const bench::BlockTimings t = bench::time_flux_block(spec);
   // The peak is measured after the block so the timed forwards do not follow a burst of
   // AVX-512 / AMX loops; it runs on the same threads.
-  const bench::PeakKind kind = bench::gemm_peak_kind(
-      spec.options.quantization == ops::QuantMode::W8A8 ? bench::GemmType::Int8
-      : spec.options.precision == models::Precision::BF16 ? bench::GemmType::BF16
-                                                          : bench::GemmType::F32);
+  const bench::GemmType type = spec.options.quantization == ops::QuantMode::W8A8 ? bench::GemmType::Int8
+                               : spec.options.precision == models::Precision::BF16 ? bench::GemmType::BF16
+                                                                                   : bench::GemmType::F32;
+  const bench::PeakKind kind = bench::gemm_peak_kind(type), vector_kind = bench::vector_peak_kind(type);
   const double peak = bench::measure_peak_gflops(kind, t.threads);
+  const double vector_peak = bench::measure_peak_gflops(vector_kind, t.threads);
 
   const double gflop = bench::block_flops(spec) / 1e9;
   const double gflops = gflop / median(t.cpu_s);
@@ -130,6 +132,10 @@ int run_block_bench(int argc, char** argv) {
   j["peak_kind"] = bench::peak_kind_name(kind);
   j["peak_gflops"] = peak;
   j["peak_fraction"] = peak > 0 ? nlohmann::ordered_json(gflops / peak) : nlohmann::ordered_json(nullptr);
+  j["vector_peak_kind"] = bench::peak_kind_name(vector_kind);
+  j["vector_peak_gflops"] = vector_peak;
+  j["vector_peak_fraction"] =
+      vector_peak > 0 ? nlohmann::ordered_json(gflops / vector_peak) : nlohmann::ordered_json(nullptr);
   j["peak_rss_mib"] = mib(t.peak_rss_bytes);
   j["activation_rss_mib"] = mib(t.peak_rss_bytes - t.peak_rss_before_bytes);
   j["minor_faults"] = t.minor_faults;  // per timed forward

@@ -229,6 +229,13 @@ PeakKind gemm_peak_kind(GemmType type) {
   return first_available(PeakKind::FmaF32, PeakKind::None);
 }
 
+PeakKind vector_peak_kind(GemmType type) {
+  const PeakKind kind = type == GemmType::BF16   ? PeakKind::DpBf16
+                        : type == GemmType::Int8 ? PeakKind::VnniInt8
+                                                 : PeakKind::FmaF32;
+  return peak_available(kind) ? kind : PeakKind::None;
+}
+
 Peaks measure_peaks(int threads) {
   Peaks p;
   p.f32 = measure_peak_gflops(PeakKind::FmaF32, threads);

@@ -43,6 +43,11 @@ enum class GemmType { F32, BF16, Int8 };
 // neither.
 PeakKind gemm_peak_kind(GemmType type);
 
+// The AVX-512 vector instruction of that type (vdpbf16ps, vpdpbusd, FMA) whether or not the CPU
+// also has tiles: the yardstick of engines without AMX kernels, reported beside the tile peak.
+// None when the CPU lacks it.
+PeakKind vector_peak_kind(GemmType type);
+
 struct Peaks {
   double f32 = 0;       // zmm FMA
   double bf16_dot = 0;  // zmm vdpbf16ps
