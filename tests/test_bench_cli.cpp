@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <map>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -132,6 +134,32 @@ TEST(BenchBlockCli, RejectsUnknownChoices) {
   const CliResult odd = run_cli("bench block --heads 2 --head-dim 7 --image-tokens 4 --text-tokens 2 --repeat 1");
   EXPECT_NE(odd.exit_code, 0);
   EXPECT_NE(odd.err.find("head_dim"), std::string::npos) << odd.err;
+}
+
+// --profile: the JSON line on stdout as before, and on stderr the timed forwards by op category,
+// each part called as often as the block calls it (6 q / k / v projections per double forward).
+TEST(BenchBlockCli, ProfileCountsTheTimedForwardsPerOpCategory) {
+  const CliResult r = run_cli("bench block --arch flux-double --heads 2 --head-dim 16 --image-tokens 16 "
+                              "--text-tokens 8 --repeat 3 --profile");
+  single_json_line(r);
+  std::map<std::string, std::pair<double, int64_t>> rows;  // name -> (seconds, calls)
+  std::istringstream lines(r.err);
+  for (std::string line; std::getline(lines, line);) {
+    std::istringstream fields(line);
+    std::string name;
+    double seconds;
+    int64_t calls;
+    if (fields >> name >> seconds >> calls) rows[name] = {seconds, calls};
+  }
+  const std::map<std::string, int64_t> want_calls = {{"transformer", 3},   {"gemm.qkv", 18},      {"gemm.out_proj", 6},
+                                                     {"gemm.ffn_up", 6},   {"gemm.ffn_down", 6},  {"attention", 3}};
+  double parts = 0;
+  for (const auto& [name, calls] : want_calls) {
+    ASSERT_TRUE(rows.count(name)) << name << " missing in\n" << r.err;
+    EXPECT_EQ(rows[name].second, calls) << name;
+    if (name != "transformer") parts += rows[name].first;
+  }
+  EXPECT_LE(parts, rows["transformer"].first + 1e-3);
 }
 
 // bf16 bytes of one double block (two streams) and one single block without adaLN linears, tensor by
