@@ -55,10 +55,22 @@ double single_block_flops(double txt, double img, double d) {
   return flops_of({{l, d, d}, {l, d, d}, {l, d, d}, {l, d, 4 * d}, {l, 5 * d, d}}, l, d);
 }
 
+// <prefix>_fraction = gflops / <prefix>_gflops, or null when <prefix>_kind is "none".
+void expect_fraction_of_peak(const json& j, const std::string& prefix) {
+  if (j[prefix + "_kind"] == "none") {
+    EXPECT_TRUE(j[prefix + "_fraction"].is_null()) << prefix;
+    return;
+  }
+  const double peak = j[prefix + "_gflops"].get<double>();
+  ASSERT_GT(peak, 0.0) << prefix;
+  EXPECT_NEAR(j[prefix + "_fraction"].get<double>(), j["gflops"].get<double>() / peak, 1e-9) << prefix;
+}
+
 void expect_consistent(const json& j, const std::string& dtype) {
   for (const char* key : {"arch", "image_tokens", "text_tokens", "dtype", "threads", "peak_gflops", "peak_kind",
-                          "gflops", "gflop", "ms_min", "ms_median", "cpu_ms_median", "peak_fraction", "minor_faults"})
-    EXPECT_TRUE(j.contains(key)) << key << " missing in " << j.dump();
+                          "gflops", "gflop", "ms_min", "ms_median", "cpu_ms_median", "peak_fraction", "minor_faults",
+                          "vector_peak_kind", "vector_peak_gflops", "vector_peak_fraction"})
+    ASSERT_TRUE(j.contains(key)) << key << " missing in " << j.dump();
   EXPECT_GE(j["minor_faults"].get<double>(), 0.0);
   EXPECT_EQ(j["dtype"], dtype);
   EXPECT_GE(j["threads"].get<int>(), 1);
@@ -74,25 +86,12 @@ void expect_consistent(const json& j, const std::string& dtype) {
     EXPECT_TRUE(kind == "amx_int8" || kind == "avx512_vnni_int8" || kind == "none") << kind;
   else
     EXPECT_TRUE(kind == "fma_f32" || kind == "none") << kind;
-  if (kind == "none") {
-    EXPECT_TRUE(j["peak_fraction"].is_null());
-  } else {
-    const double peak = j["peak_gflops"].get<double>();
-    ASSERT_GT(peak, 0.0);
-    EXPECT_NEAR(j["peak_fraction"].get<double>(), gflops / peak, 1e-9);
-  }
+  expect_fraction_of_peak(j, "peak");
   // The AVX-512 instruction of the same type, reported beside the tile peak.
   const std::string vector_kind = j["vector_peak_kind"];
   const char* want = dtype == "bf16" ? "avx512_bf16_dot" : dtype == "w8a8" ? "avx512_vnni_int8" : "fma_f32";
   EXPECT_TRUE(vector_kind == want || vector_kind == "none") << vector_kind;
-  if (vector_kind == "none") {
-    EXPECT_TRUE(j["vector_peak_fraction"].is_null());
-  } else {
-    const double peak = j["vector_peak_gflops"].get<double>();
-    ASSERT_GT(peak, 0.0);
-    EXPECT_NEAR(j["vector_peak_fraction"].get<double>(), gflops / peak, 1e-9);
-    if (vector_kind == kind) EXPECT_NEAR(peak, j["peak_gflops"].get<double>(), 0.5 * peak);  // measured twice
-  }
+  expect_fraction_of_peak(j, "vector_peak");
 }
 
 TEST(BenchBlockCli, DoubleBlockJsonLineCountsEveryLinearAndAttention) {
