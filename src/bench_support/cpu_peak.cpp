@@ -50,14 +50,15 @@ __attribute__((target("avx512f,avx512vnni"), noinline)) float vnni_int8_loop(int
   constexpr int kAcc = 12;
   __m512i acc[kAcc];
   for (int j = 0; j < kAcc; ++j) acc[j] = _mm512_set1_epi32(j);
-  const __m512i a = _mm512_set1_epi8(1), b = _mm512_set1_epi8(-1);  // sums shrink by 4 per step: no overflow
+  const __m512i a = _mm512_set1_epi8(1), b = _mm512_set1_epi8(-1);  // lanes shrink by 4 per step: no lane overflows
   for (int64_t i = 0; i < iters; ++i) {
 #pragma GCC unroll 12
     for (int j = 0; j < kAcc; ++j) acc[j] = _mm512_dpbusd_epi32(acc[j], a, b);
   }
-  __m512i s = acc[0];
-  for (int j = 1; j < kAcc; ++j) s = _mm512_add_epi32(s, acc[j]);
-  return static_cast<float>(_mm512_reduce_add_epi32(s));
+  // Summed as floats: 12 accumulators x 16 lanes of up to -4 x iters each overflow an int32.
+  __m512 s = _mm512_cvtepi32_ps(acc[0]);
+  for (int j = 1; j < kAcc; ++j) s = _mm512_add_ps(s, _mm512_cvtepi32_ps(acc[j]));
+  return _mm512_reduce_add_ps(s);
 }
 
 
