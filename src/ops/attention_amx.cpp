@@ -9,8 +9,10 @@
 // and probabilities stay <= 2^kSlack, far from overflow in bf16 or f32.
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
+#include <memory>
 #include <vector>
 
 #include "ops/attention_exp2.h"
@@ -223,12 +225,18 @@ DIFFUSE_AMX_TARGET void process_items(const Problem& p, const Packed& pk, WorkQu
   const int64_t dim_p = pk.dim_p, q_tiles = pk.len_qp / kRows;
   const int64_t k_chunks = dim_p / 32, v_blocks = dim_p / 16;
   const float c = p.scale * kLog2e;
-  std::vector<uint16_t> prob_buf(kRows * kKeys, 0);  // rows past the last query stay 0
-  std::vector<float> s_buf(kRows * kKeys), o_buf(kRows * dim_p), m(kRows), l(kRows), block_bias(kKeys),
-      row_bias(kKeys);
-  uint16_t* prob = prob_buf.data();
-  float* s = s_buf.data();
-  float* o = o_buf.data();
+  // Tile rows are loaded and stored from these: 64-byte aligned (misaligned rows halve the tile
+  // loads' rate, measured), in one block per thread.
+  const size_t s_bytes = kRows * kKeys * 4, o_bytes = static_cast<size_t>(kRows * dim_p) * 4,
+               prob_bytes = kRows * kKeys * 2;
+  const std::unique_ptr<std::byte, decltype(&std::free)> tile_rows(
+      static_cast<std::byte*>(std::aligned_alloc(64, s_bytes + o_bytes + prob_bytes)), &std::free);
+  DIFFUSE_CHECK(tile_rows != nullptr, "attention: out of memory allocating per-thread scratch");
+  float* s = reinterpret_cast<float*>(tile_rows.get());
+  float* o = reinterpret_cast<float*>(tile_rows.get() + s_bytes);
+  auto* prob = reinterpret_cast<uint16_t*>(tile_rows.get() + s_bytes + o_bytes);
+  std::memset(prob, 0, prob_bytes);  // rows past the last query stay 0
+  std::vector<float> m(kRows), l(kRows), block_bias(kKeys), row_bias(kKeys);
 
   amx::configure_full_tiles();
   int64_t begin, end;
