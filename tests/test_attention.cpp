@@ -67,6 +67,18 @@ TEST(Attention, ManyKeyBlocksAndBatch) {
   check_all(random_tensor({2, 2, 45, 64}, 7), random_tensor({2, 2, 700, 64}, 8), random_tensor({2, 2, 700, 64}, 9));
 }
 
+TEST(Attention, ManyQueryBlocksWithPerRowBiases) {
+  // More query rows than one work item holds (the AMX kernel takes 96), ending in a partial one,
+  // with a per-row additive term so each row must meet its own bias.
+  const int64_t Sq = 230, Sk = 300;
+  const Tensor q = random_tensor({1, 2, Sq, 128}, 50), k = random_tensor({1, 2, Sk, 128}, 51),
+               v = random_tensor({1, 2, Sk, 128}, 52);
+  check_all(q, k, v);
+  AttentionOptions o;
+  o.additive = random_tensor({1, 2, Sq, Sk}, 53, 3.0f);
+  check_all(q, k, v, o);
+}
+
 TEST(Attention, PeakedScoresRescaleAcrossBlocks) {
   // Large logits whose max keeps growing along the keys exercise the running-max rescale.
   Tensor k = random_tensor({1, 1, 600, 64}, 10);
