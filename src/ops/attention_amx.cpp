@@ -170,59 +170,57 @@ DIFFUSE_AMX_INLINE void softmax_row(const float* s, const float* bias, int64_t n
   l += sum;
 }
 
-// S[32 x np] = Q[32 rows] K[j0, j0 + np)^T as 2 x 2 tiles of 16 x 16 (S row stride kKeys).
-DIFFUSE_AMX_INLINE void scores_32(const uint16_t* q, const uint16_t* kpack, int64_t j0, int64_t np, int64_t k_chunks,
-                                  int64_t dim_p, float* s) {
-  for (int64_t cp = 0; cp < np / 32; ++cp) {
-    const uint16_t* k0 = kpack + ((j0 / 16) + cp * 2) * k_chunks * kTile;
-    const uint16_t* k1 = k0 + k_chunks * kTile;
-    _tile_zero(0);
-    _tile_zero(1);
-    _tile_zero(2);
-    _tile_zero(3);
-    for (int64_t ch = 0; ch < k_chunks; ++ch) {
-      _tile_loadd(4, q + ch * 32, dim_p * 2);
-      _tile_loadd(5, q + 16 * dim_p + ch * 32, dim_p * 2);
-      _tile_loadd(6, k0 + ch * kTile, 64);
-      _tile_loadd(7, k1 + ch * kTile, 64);
-      _tile_dpbf16ps(0, 4, 6);
-      _tile_dpbf16ps(1, 4, 7);
-      _tile_dpbf16ps(2, 5, 6);
-      _tile_dpbf16ps(3, 5, 7);
-    }
-    float* sc = s + cp * 32;
-    _tile_stored(0, sc, kKeys * 4);
-    _tile_stored(1, sc + 16, kKeys * 4);
-    _tile_stored(2, sc + 16 * kKeys, kKeys * 4);
-    _tile_stored(3, sc + 16 * kKeys + 16, kKeys * 4);
+// One step of S = Q K^T for 32 query rows: the 32 keys of column pair cp, 2 x 2 tiles of 16 x 16
+// (S row stride kKeys).
+DIFFUSE_AMX_INLINE void scores_step(const uint16_t* q, const uint16_t* kpack, int64_t j0, int64_t cp,
+                                    int64_t k_chunks, int64_t dim_p, float* s) {
+  const uint16_t* k0 = kpack + ((j0 / 16) + cp * 2) * k_chunks * kTile;
+  const uint16_t* k1 = k0 + k_chunks * kTile;
+  _tile_zero(0);
+  _tile_zero(1);
+  _tile_zero(2);
+  _tile_zero(3);
+  for (int64_t ch = 0; ch < k_chunks; ++ch) {
+    _tile_loadd(4, q + ch * 32, dim_p * 2);
+    _tile_loadd(5, q + 16 * dim_p + ch * 32, dim_p * 2);
+    _tile_loadd(6, k0 + ch * kTile, 64);
+    _tile_loadd(7, k1 + ch * kTile, 64);
+    _tile_dpbf16ps(0, 4, 6);
+    _tile_dpbf16ps(1, 4, 7);
+    _tile_dpbf16ps(2, 5, 6);
+    _tile_dpbf16ps(3, 5, 7);
   }
+  float* sc = s + cp * 32;
+  _tile_stored(0, sc, kKeys * 4);
+  _tile_stored(1, sc + 16, kKeys * 4);
+  _tile_stored(2, sc + 16 * kKeys, kKeys * 4);
+  _tile_stored(3, sc + 16 * kKeys + 16, kKeys * 4);
 }
 
-// O[32 x dim_p] += P[32 x np] V[np keys of this block] (P row stride kKeys, O row stride dim_p).
-DIFFUSE_AMX_INLINE void accumulate_32(const uint16_t* prob, const uint16_t* vblock, int64_t np, int64_t v_blocks,
-                                      int64_t dim_p, float* o) {
-  for (int64_t dp = 0; dp < dim_p / 32; ++dp) {
-    float* oc = o + dp * 32;
-    _tile_loadd(0, oc, dim_p * 4);
-    _tile_loadd(1, oc + 16, dim_p * 4);
-    _tile_loadd(2, oc + 16 * dim_p, dim_p * 4);
-    _tile_loadd(3, oc + 16 * dim_p + 16, dim_p * 4);
-    for (int64_t kc = 0; kc < np / 32; ++kc) {
-      const uint16_t* v0 = vblock + (kc * v_blocks + dp * 2) * kTile;
-      _tile_loadd(4, prob + kc * 32, kKeys * 2);
-      _tile_loadd(5, prob + 16 * kKeys + kc * 32, kKeys * 2);
-      _tile_loadd(6, v0, 64);
-      _tile_loadd(7, v0 + kTile, 64);
-      _tile_dpbf16ps(0, 4, 6);
-      _tile_dpbf16ps(1, 4, 7);
-      _tile_dpbf16ps(2, 5, 6);
-      _tile_dpbf16ps(3, 5, 7);
-    }
-    _tile_stored(0, oc, dim_p * 4);
-    _tile_stored(1, oc + 16, dim_p * 4);
-    _tile_stored(2, oc + 16 * dim_p, dim_p * 4);
-    _tile_stored(3, oc + 16 * dim_p + 16, dim_p * 4);
+// One step of O += P V for 32 query rows: head dims [32 dp, 32 dp + 32) over the block's np keys
+// (P row stride kKeys, O row stride dim_p).
+DIFFUSE_AMX_INLINE void accumulate_step(const uint16_t* prob, const uint16_t* vblock, int64_t np, int64_t dp,
+                                        int64_t v_blocks, int64_t dim_p, float* o) {
+  float* oc = o + dp * 32;
+  _tile_loadd(0, oc, dim_p * 4);
+  _tile_loadd(1, oc + 16, dim_p * 4);
+  _tile_loadd(2, oc + 16 * dim_p, dim_p * 4);
+  _tile_loadd(3, oc + 16 * dim_p + 16, dim_p * 4);
+  for (int64_t kc = 0; kc < np / 32; ++kc) {
+    const uint16_t* v0 = vblock + (kc * v_blocks + dp * 2) * kTile;
+    _tile_loadd(4, prob + kc * 32, kKeys * 2);
+    _tile_loadd(5, prob + 16 * kKeys + kc * 32, kKeys * 2);
+    _tile_loadd(6, v0, 64);
+    _tile_loadd(7, v0 + kTile, 64);
+    _tile_dpbf16ps(0, 4, 6);
+    _tile_dpbf16ps(1, 4, 7);
+    _tile_dpbf16ps(2, 5, 6);
+    _tile_dpbf16ps(3, 5, 7);
   }
+  _tile_stored(0, oc, dim_p * 4);
+  _tile_stored(1, oc + 16, dim_p * 4);
+  _tile_stored(2, oc + 16 * dim_p, dim_p * 4);
+  _tile_stored(3, oc + 16 * dim_p + 16, dim_p * 4);
 }
 
 DIFFUSE_AMX_TARGET void process_items(const Problem& p, const Packed& pk, WorkQueue& queue) {
@@ -257,17 +255,10 @@ DIFFUSE_AMX_TARGET void process_items(const Problem& p, const Packed& pk, WorkQu
       std::fill(l.begin(), l.end(), 0.0f);
       for (int64_t j0 = 0; j0 < p.len_k; j0 += kKeys) {
         const int64_t n = std::min(kKeys, p.len_k - j0), np = round_up(n, 32);
-        // Per 32 query rows: S = Q K^T (AMX), softmax (AVX-512), O += P V (AMX); the scores of
-        // the next 32 rows are issued before this group's softmax, for the tile unit to overlap
-        // the exponentials.
         const bool block_biased = block_key_bias(p, b, j0, n, np, block_bias.data());
         const uint16_t* vblock = vpack + (j0 / 32) * v_blocks * kTile;
-        const int64_t groups = (rows + 31) / 32;
-        scores_32(q, kpack, j0, np, k_chunks, dim_p, s);
-        for (int64_t rp = 0; rp < groups; ++rp) {
-          if (rp + 1 < groups)
-            scores_32(q + (rp + 1) * 32 * dim_p, kpack, j0, np, k_chunks, dim_p, s + (rp + 1) * 32 * kKeys);
-          for (int64_t r = rp * 32; r < std::min(rows, rp * 32 + 32); ++r) {
+        const auto softmax_rows = [&](int64_t r0, int64_t r1) DIFFUSE_AMX_TARGET {
+          for (int64_t r = r0; r < r1; ++r) {
             const float* bias = block_biased ? block_bias.data() : nullptr;
             if (p.additive) {
               float* rb = row_bias.data();
@@ -281,7 +272,29 @@ DIFFUSE_AMX_TARGET void process_items(const Problem& p, const Packed& pk, WorkQu
             else
               softmax_row<false>(s + r * kKeys, nullptr, np, c, prob + r * kKeys, m[r], l[r], o + r * dim_p, dim_p);
           }
-          accumulate_32(prob + rp * 32 * kKeys, vblock, np, v_blocks, dim_p, o + rp * 32 * dim_p);
+        };
+        // Per group of 32 query rows: S = Q K^T (AMX), softmax (AVX-512), O += P V (AMX). The
+        // groups are pipelined so the tile unit works while the vector unit computes
+        // exponentials: stage g interleaves, step by step, the tile products of group g + 1's
+        // scores and group g - 1's P V with group g's softmax rows.
+        const int64_t groups = (rows + 31) / 32, score_steps = np / 32, accumulate_steps = dim_p / 32;
+        for (int64_t cp = 0; cp < score_steps; ++cp) scores_step(q, kpack, j0, cp, k_chunks, dim_p, s);
+        for (int64_t g = 0; g <= groups; ++g) {
+          const int64_t scoring = g + 1 < groups ? score_steps : 0, accumulating = g > 0 ? accumulate_steps : 0;
+          const int64_t steps = scoring + accumulating;
+          const int64_t r_begin = g * 32, r_end = g < groups ? std::min(rows, r_begin + 32) : r_begin;
+          int64_t r = r_begin;
+          for (int64_t t = 0; t < steps; ++t) {
+            if (t < scoring)
+              scores_step(q + (g + 1) * 32 * dim_p, kpack, j0, t, k_chunks, dim_p, s + (g + 1) * 32 * kKeys);
+            else
+              accumulate_step(prob + (g - 1) * 32 * kKeys, vblock, np, t - scoring, v_blocks, dim_p,
+                              o + (g - 1) * 32 * dim_p);
+            const int64_t r_next = r_begin + (r_end - r_begin) * (t + 1) / steps;
+            softmax_rows(r, r_next);
+            r = r_next;
+          }
+          softmax_rows(r, r_end);  // all of it when there is no tile work to interleave
         }
       }
       for (int64_t r = 0; r < rows; ++r) {
