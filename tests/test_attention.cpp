@@ -159,6 +159,33 @@ TEST(Attention, OddHeadDim) {
   check_all(random_tensor({1, 1, 10, 40}, 33), random_tensor({1, 1, 12, 40}, 34), random_tensor({1, 1, 12, 40}, 35));
 }
 
+// attention_into: the output as the leading channels of a wider bf16 buffer, viewed as heads,
+// equals the f32 output rounded once to bf16, on every kernel; the other channels are untouched.
+TEST(Attention, IntoBf16LeadingChannelsOfAWiderBuffer) {
+  const int64_t B = 2, H = 3, Sq = 37, Sk = 45, D = 64, C = (H + 2) * D;
+  const Tensor q = heads_view(random_tensor({B, Sq, H * D}, 60), H), k = heads_view(random_tensor({B, Sk, H * D}, 61), H),
+               v = heads_view(random_tensor({B, Sk, H * D}, 62), H);
+  for (AttentionPrecision precision : {AttentionPrecision::F32, AttentionPrecision::BF16}) {
+    for (AttentionKernel kernel : kernels_for(precision)) {
+      SCOPED_TRACE(attention_kernel_name(kernel));
+      AttentionOptions o;
+      o.precision = precision;
+      o.kernel = kernel;
+      const Tensor want = attention(q, k, v, o).to(DType::BF16).to(DType::F32);
+      const Tensor before = random_tensor({B, Sq, C}, 63).to(DType::BF16);
+      Tensor buffer = before.clone();
+      Tensor out = buffer.reshape({B, Sq, H + 2, D}).slice(2, 0, H);
+      attention_into(q, k, v, out, o);
+      // (one bf16 ulp: the two runs round f32 results that may differ in the last bits)
+      const auto d = compare(out.to(DType::F32), want.reshape({B, Sq, H, D}));
+      EXPECT_LE(d.rel(), 1.0 / 128) << "max abs " << d.max_abs;
+      EXPECT_GE(d.cosine, 0.99999);
+      EXPECT_EQ(compare(buffer.slice(2, H * D, C).to(DType::F32), before.slice(2, H * D, C).to(DType::F32)).max_abs,
+                0.0);
+    }
+  }
+}
+
 TEST(Attention, RejectsBadArguments) {
   const Tensor q = random_tensor({1, 3, 4, 16}, 36), k = random_tensor({1, 2, 5, 16}, 37);
   EXPECT_THROW(attention(q, k, k), Error);  // 3 query heads over 2 kv heads
@@ -176,6 +203,14 @@ TEST(Attention, RejectsBadArguments) {
   EXPECT_THROW(attention(q2, k, k, o), Error);
   const Tensor strided_d = random_tensor({1, 2, 16, 4}, 41).transpose(2, 3);
   EXPECT_THROW(attention(strided_d, k, k), Error);
+  // attention_into: wrong shape, wrong dtype, output over an input.
+  Tensor wrong_shape = Tensor::empty({1, 2, 4, 16}, DType::F32);  // [B, H, S, D] instead of [B, S, H, D]
+  EXPECT_THROW(attention_into(q2, k, k, wrong_shape), Error);
+  Tensor wrong_dtype = Tensor::empty({1, 4, 2, 16}, DType::F16);
+  EXPECT_THROW(attention_into(q2, k, k, wrong_dtype), Error);
+  Tensor qkv = random_tensor({1, 4, 2, 16}, 42);
+  Tensor q_view = qkv.permute({0, 2, 1, 3});
+  EXPECT_THROW(attention_into(q_view, k, k, qkv), Error);
 }
 
 }  // namespace

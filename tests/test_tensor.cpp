@@ -96,6 +96,25 @@ TEST(Tensor, ViewsShareStorageAndCopyGathers) {
   EXPECT_THROW(t.slice(0, 1, 3), Error);
 }
 
+TEST(Tensor, UnflattenSplitsAStridedDim) {
+  std::vector<float> v(2 * 3 * 10);
+  for (size_t i = 0; i < v.size(); ++i) v[i] = static_cast<float>(i);
+  const Tensor t = Tensor::from_f32({2, 3, 10}, v);
+  // Channels [2, 8) of each row as 3 heads x 2: a view of a strided slice.
+  const Tensor heads = t.slice(2, 2, 8).unflatten(2, {3, 2});
+  EXPECT_EQ(heads.shape(), (Shape{2, 3, 3, 2}));
+  EXPECT_EQ(heads.raw(), t.slice(2, 2, 8).raw());
+  for (int b = 0; b < 2; ++b)
+    for (int s = 0; s < 3; ++s)
+      for (int h = 0; h < 3; ++h)
+        for (int d = 0; d < 2; ++d) EXPECT_EQ(heads.item({b, s, h, d}), t.item({b, s, 2 + 2 * h + d}));
+  // A permuted dim splits too; -1 counts as a wrong size.
+  const Tensor p = t.permute({2, 0, 1}).unflatten(0, {5, 2});
+  EXPECT_EQ(p.item({3, 1, 1, 2}), t.item({1, 2, 7}));
+  EXPECT_THROW(t.unflatten(2, {3, 3}), Error);
+  EXPECT_THROW(t.unflatten(2, {-1, 5}), Error);
+}
+
 TEST(Tensor, DtypeConversions) {
   Tensor t = Tensor::from_f32({3}, {1.5f, -2.0f, 1e-3f});
   Tensor b = t.to(DType::BF16);

@@ -11,8 +11,10 @@
 #include "ops/attention_problem.h"
 #include "ops/cpu_isa.h"
 #include "ops/gemm_operand.h"
+#include "ops/tensor_args.h"
 #include "runtime/parallel.h"
 #include "runtime/profiler.h"
+#include "tensor/half.h"
 
 namespace diffuse::ops {
 
@@ -106,6 +108,15 @@ void add_additive_row(const Problem& p, int64_t b, int64_t h, int64_t i, int64_t
   }
 }
 
+void Problem::store_row(int64_t b, int64_t i, int64_t h, float* values, float scale) const {
+  for (int64_t d = 0; d < dim; ++d) values[d] *= scale;
+  const int64_t offset = b * out_sb + i * out_ss + h * out_sh;
+  if (out_dtype == DType::BF16)
+    f32_to_bf16(values, reinterpret_cast<uint16_t*>(out) + offset, static_cast<size_t>(dim));
+  else
+    std::memcpy(reinterpret_cast<float*>(out) + offset, values, static_cast<size_t>(dim) * sizeof(float));
+}
+
 }  // namespace attn
 
 namespace {
@@ -167,6 +178,13 @@ const char* attention_kernel_name(AttentionKernel kernel) {
 }
 
 Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionOptions& o) {
+  DIFFUSE_CHECK(q.ndim() == 4, "attention: q must be [B, H, S, D], got ", shape_str(q.shape()));
+  Tensor out = Tensor::empty({q.dim(0), q.dim(2), q.dim(1), q.dim(3)}, DType::F32);  // every row is written
+  attention_into(q, k, v, out, o);
+  return out;
+}
+
+void attention_into(const Tensor& q, const Tensor& k, const Tensor& v, Tensor& out, const AttentionOptions& o) {
   ProfileScope scope(profile_scopes::kAttention);
   DIFFUSE_CHECK(q.ndim() == 4 && k.ndim() == 4 && v.ndim() == 4, "attention: q, k, v must be [B, H, S, D], got ",
                 shape_str(q.shape()), ", ", shape_str(k.shape()), ", ", shape_str(v.shape()));
@@ -184,14 +202,26 @@ Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, const Attent
   DIFFUSE_CHECK(p.heads_kv > 0 && p.heads_q % p.heads_kv == 0, "attention: ", p.heads_q,
                 " query heads are not a multiple of ", p.heads_kv, " kv heads");
   const Shape out_shape{p.batch, p.len_q, p.heads_q, p.dim};
-  if (shape_numel(out_shape) == 0 || p.len_k == 0) return Tensor::zeros(out_shape, DType::F32);  // no keys: all 0
-  Tensor out = Tensor::empty(out_shape, DType::F32);  // every row is written by the kernel
+  DIFFUSE_CHECK(out.shape() == out_shape && (out.dtype() == DType::F32 || out.dtype() == DType::BF16),
+                "attention: output must be F32 or BF16 ", shape_str(out_shape), ", got ", dtype_name(out.dtype()),
+                " ", shape_str(out.shape()));
+  DIFFUSE_CHECK(out.strides()[3] == 1 || p.dim == 1, "attention: output head dim must have unit stride");
+  DIFFUSE_CHECK(!overlaps(out, q) && !overlaps(out, k) && !overlaps(out, v), "attention: output overlaps q, k or v");
+  if (shape_numel(out_shape) == 0) return;
+  if (p.len_k == 0) {  // no keys: all 0
+    out.copy_from(Tensor::zeros(out_shape, out.dtype()));
+    return;
+  }
   p.q = operand(q, "q");
   p.k = operand(k, "k");
   p.v = operand(v, "v");
   p.scale = o.scale.value_or(1.0f / std::sqrt(static_cast<float>(p.dim)));
   p.round_bf16 = o.precision == AttentionPrecision::BF16;
-  p.out = out.data_mut<float>();
+  p.out = static_cast<std::byte*>(out.raw_mut());
+  p.out_dtype = out.dtype();
+  p.out_sb = out.strides()[0];
+  p.out_ss = out.strides()[1];
+  p.out_sh = out.strides()[2];
 
   std::vector<uint8_t> mask;
   if (o.key_mask.defined()) {
@@ -227,7 +257,6 @@ Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, const Attent
     case AttentionKernel::Avx512: attn::run_avx512(p); break;
     default: attn::run_portable(p); break;
   }
-  return out;
 }
 
 }  // namespace diffuse::ops

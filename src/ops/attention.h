@@ -47,6 +47,12 @@ struct AttentionOptions {
 // A query row whose keys are all masked out (key_mask and/or -inf additive terms) outputs 0.
 Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionOptions& options = {});
 
+// The same, written into `out` [B, Sq, Hq, D]: F32, or BF16 (each row rounded once, nearest even:
+// the output projection's input written directly), any strides with a unit-stride D, e.g. the
+// leading channels of a wider [B, Sq, C] buffer viewed as heads. Must not overlap q, k or v.
+void attention_into(const Tensor& q, const Tensor& k, const Tensor& v, Tensor& out,
+                    const AttentionOptions& options = {});
+
 // The kernel Auto resolves to for a precision on this CPU (for logs and benchmarks).
 AttentionKernel attention_auto_kernel(AttentionPrecision precision);
 const char* attention_kernel_name(AttentionKernel kernel);

@@ -297,11 +297,8 @@ DIFFUSE_AMX_TARGET void process_items(const Problem& p, const Packed& pk, WorkQu
           softmax_rows(r, r_end);  // all of it when there is no tile work to interleave
         }
       }
-      for (int64_t r = 0; r < rows; ++r) {
-        float* dst = p.out_row(b, i0 + r, h);
-        const float inv = l[r] > 0.0f ? 1.0f / l[r] : 0.0f;  // l == 0: no attendable key, output 0
-        for (int64_t d = 0; d < p.dim; ++d) dst[d] = o[r * dim_p + d] * inv;
-      }
+      for (int64_t r = 0; r < rows; ++r)  // l == 0: no attendable key, output 0
+        p.store_row(b, i0 + r, h, o + r * dim_p, l[r] > 0.0f ? 1.0f / l[r] : 0.0f);
     }
   }
   _tile_release();

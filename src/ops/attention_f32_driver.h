@@ -127,11 +127,8 @@ DIFFUSE_ATTN_F32_TARGET void process_items_f32(const Problem& p, const F32Packed
           for (int64_t d0 = 0; d0 < dim_p; d0 += C)
             Tiles::pv_tile(s + r0 * kF32Keys, kF32Keys, np, v + j0 * dim_p + d0, dim_p, o + r0 * dim_p + d0, dim_p);
       }
-      for (int64_t r = 0; r < rows; ++r) {
-        float* dst = p.out_row(b, i0 + r, h);
-        const float inv = l[r] > 0.0f ? 1.0f / l[r] : 0.0f;  // l == 0: no attendable key, output 0
-        for (int64_t d = 0; d < p.dim; ++d) dst[d] = o[r * dim_p + d] * inv;
-      }
+      for (int64_t r = 0; r < rows; ++r)  // l == 0: no attendable key, output 0
+        p.store_row(b, i0 + r, h, o + r * dim_p, l[r] > 0.0f ? 1.0f / l[r] : 0.0f);
     }
   }
 }

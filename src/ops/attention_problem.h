@@ -31,10 +31,16 @@ struct Problem {
   const uint8_t* key_mask = nullptr;  // [batch, len_k], 1 = attend; nullptr = all keys
   const float* additive = nullptr;    // natural-log units, strides below (0 on broadcast dims)
   int64_t add_sb = 0, add_sh = 0, add_sq = 0, add_sk = 0;
-  float* out = nullptr;  // [batch, len_q, heads_q, dim]
+  // Output [batch, len_q, heads_q, dim], F32 or BF16: element strides per batch, position and
+  // head; unit stride on dim.
+  std::byte* out = nullptr;
+  DType out_dtype = DType::F32;
+  int64_t out_sb = 0, out_ss = 0, out_sh = 0;
 
   int64_t kv_head(int64_t h) const { return h / (heads_q / heads_kv); }
-  float* out_row(int64_t b, int64_t i, int64_t h) const { return out + ((b * len_q + i) * heads_q + h) * dim; }
+  // Writes values[0, dim) x scale as the output row of (batch b, query i, head h), in the output
+  // dtype; values is scaled in place.
+  void store_row(int64_t b, int64_t i, int64_t h, float* values, float scale) const;
 };
 
 constexpr int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }

@@ -63,21 +63,6 @@ std::pair<dnnl::algorithm, float> eltwise_for(Activation a) {
   fail("Linear: no eltwise post-op for activation ", activation_name(a));
 }
 
-// [first byte, one past last byte] covered by a tensor's elements.
-std::pair<const std::byte*, const std::byte*> byte_span(const Tensor& t) {
-  const auto* p = static_cast<const std::byte*>(t.raw());
-  int64_t last = 0;
-  for (int d = 0; d < t.ndim(); ++d) last += (t.shape()[d] - 1) * t.strides()[d];
-  return {p, p + (last + 1) * static_cast<int64_t>(dtype_size(t.dtype()))};
-}
-
-bool overlaps(const Tensor& a, const Tensor& b) {
-  if (a.numel() == 0 || b.numel() == 0) return false;
-  const auto [a0, a1] = byte_span(a);
-  const auto [b0, b1] = byte_span(b);
-  return a0 < b1 && b0 < a1;
-}
-
 bool same_view(const Tensor& a, const Tensor& b) {
   return a.raw() == b.raw() && a.dtype() == b.dtype() && a.shape() == b.shape() &&
          a.strides() == b.strides();

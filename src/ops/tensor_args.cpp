@@ -1,6 +1,8 @@
 #include "ops/tensor_args.h"
 
 #include <algorithm>
+#include <cstddef>
+#include <utility>
 
 namespace diffuse::ops {
 
@@ -64,6 +66,20 @@ Rows::Rows(const Tensor& t, const char* op, const char* what) {
       strides_.push_back(stride);
     }
   }
+}
+
+bool overlaps(const Tensor& a, const Tensor& b) {
+  if (a.numel() == 0 || b.numel() == 0) return false;
+  // [first byte, one past the last byte] covered by a tensor's elements.
+  const auto span = [](const Tensor& t) {
+    const auto* p = static_cast<const std::byte*>(t.raw());
+    int64_t last = 0;
+    for (int d = 0; d < t.ndim(); ++d) last += (t.shape()[d] - 1) * t.strides()[d];
+    return std::pair{p, p + (last + 1) * static_cast<int64_t>(dtype_size(t.dtype()))};
+  };
+  const auto [a0, a1] = span(a);
+  const auto [b0, b1] = span(b);
+  return a0 < b1 && b0 < a1;
 }
 
 int64_t rows_grain(int64_t width, int64_t target_elements) {

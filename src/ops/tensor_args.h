@@ -64,6 +64,9 @@ class Rows {
   int64_t width_ = 0;
 };
 
+// Whether the memory spans of two tensors' elements intersect (empty tensors never do).
+bool overlaps(const Tensor& a, const Tensor& b);
+
 // Rows per parallel_for chunk so each chunk holds about `target_elements` elements.
 int64_t rows_grain(int64_t width, int64_t target_elements = 1 << 14);
 

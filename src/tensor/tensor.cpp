@@ -253,6 +253,24 @@ Tensor Tensor::unsqueeze(int d) const {
   return t;
 }
 
+Tensor Tensor::unflatten(int d, const Shape& sizes) const {
+  d = wrap_dim(d, ndim());
+  DIFFUSE_CHECK(!sizes.empty() && shape_numel(sizes) == shape_[d], "unflatten: dim ", d, " of size ", shape_[d],
+                " cannot split into ", shape_str(sizes));
+  Tensor t = *this;
+  Shape strides(sizes.size());
+  int64_t stride = strides_[d];
+  for (size_t i = sizes.size(); i-- > 0;) {
+    strides[i] = stride;
+    stride *= sizes[i];
+  }
+  t.shape_.erase(t.shape_.begin() + d);
+  t.strides_.erase(t.strides_.begin() + d);
+  t.shape_.insert(t.shape_.begin() + d, sizes.begin(), sizes.end());
+  t.strides_.insert(t.strides_.begin() + d, strides.begin(), strides.end());
+  return t;
+}
+
 Tensor Tensor::squeeze(int d) const {
   d = wrap_dim(d, ndim());
   DIFFUSE_CHECK(shape_[d] == 1, "squeeze of dim ", d, " with size ", shape_[d]);

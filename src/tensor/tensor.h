@@ -74,6 +74,9 @@ class Tensor {
   Tensor transpose(int a, int b) const;
   Tensor unsqueeze(int dim) const;
   Tensor squeeze(int dim) const;
+  // Splits `dim` into `sizes` (their product must be its size), whatever the strides: e.g. the
+  // channel slice of a wider [B, S, C] buffer viewed as [B, S, heads, head_dim].
+  Tensor unflatten(int dim, const Shape& sizes) const;
 
   // Copies.
   Tensor contiguous() const;  // this tensor if already contiguous

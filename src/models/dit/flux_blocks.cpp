@@ -1,8 +1,5 @@
 #include "models/dit/flux_blocks.h"
 
-#include <algorithm>
-#include <cstring>
-
 #include "ops/activation.h"
 #include "ops/attention.h"
 #include "ops/norm.h"
@@ -16,9 +13,10 @@ namespace {
 
 constexpr float kNormEps = 1e-6f;  // adaLN LayerNorms and QK RMSNorms of every FLUX block
 
-// RoPE on q and k, then softmax(q k^T / sqrt(Dh) [+ mask]) v over the joint sequence.
-// q4, k4, v4: [B, L, H, Dh] views of the projection buffers. Returns [B, L, H * Dh] f32.
-Tensor joint_attention(Tensor& q4, Tensor& k4, const Tensor& v4, const JointAttentionContext& ctx) {
+// RoPE on q and k, then softmax(q k^T / sqrt(Dh) [+ mask]) v over the joint sequence, written
+// into out4. q4, k4, v4: [B, L, H, Dh] views of the projection buffers; out4 a [B, L, H, Dh] view
+// in the output projection's input dtype (the attention rounds each row into it once).
+void joint_attention(Tensor& q4, Tensor& k4, const Tensor& v4, const JointAttentionContext& ctx, Tensor& out4) {
   ops::rope_interleaved_inplace(q4, ctx.rope.cos, ctx.rope.sin);
   ops::rope_interleaved_inplace(k4, ctx.rope.cos, ctx.rope.sin);
   ops::AttentionOptions o;
@@ -26,8 +24,7 @@ Tensor joint_attention(Tensor& q4, Tensor& k4, const Tensor& v4, const JointAtte
   o.additive = ctx.additive_mask;
   o.precision = ctx.precision == Precision::BF16 ? ops::AttentionPrecision::BF16 : ops::AttentionPrecision::F32;
   const std::vector<int> heads_first{0, 2, 1, 3};
-  Tensor out = ops::attention(q4.permute(heads_first), k4.permute(heads_first), v4.permute(heads_first), o);
-  return out.reshape({q4.dim(0), q4.dim(1), q4.dim(2) * q4.dim(3)});
+  ops::attention_into(q4.permute(heads_first), k4.permute(heads_first), v4.permute(heads_first), out4, o);
 }
 
 // x += gate * ff_out(gelu_tanh(ff_in(LN(x) * (1 + scale) + shift))): the FeedForward half of a
@@ -41,24 +38,6 @@ void feed_forward(const LinearLayer& ff_in, const LinearLayer& ff_out, Tensor& x
   Tensor hidden = Tensor::empty(hidden_shape, gemm_dtype(precision));
   ff_in.forward_into(n, hidden, {.activation = ops::Activation::GeluTanh});
   ff_out.forward_into(hidden, x, {.gate = gate, .residual = x});
-}
-
-// a [B, S, Ca] (contiguous f32) into the first Ca channels of `out` [B, S, Ca + Cb], rounded to
-// out's dtype (the other channels are the MLP's, written there by its GEMM).
-void write_leading_channels(const Tensor& a, Tensor& out) {
-  const int64_t rows = a.numel() / a.dim(-1), ca = a.dim(-1), c = out.dim(-1);
-  const float* pa = a.data<float>();
-  const bool bf16 = out.dtype() == DType::BF16;
-  uint16_t* out16 = bf16 ? out.data_mut<uint16_t>() : nullptr;
-  float* out32 = bf16 ? nullptr : out.data_mut<float>();
-  parallel_for(rows, std::max<int64_t>(1, (1 << 15) / ca), [&](int64_t begin, int64_t end) {
-    for (int64_t r = begin; r < end; ++r) {
-      if (bf16)
-        f32_to_bf16(pa + r * ca, out16 + r * c, static_cast<size_t>(ca));
-      else
-        std::memcpy(out32 + r * c, pa + r * ca, static_cast<size_t>(ca) * sizeof(float));
-    }
-  });
 }
 
 void check_stream(const Tensor& t, const char* what, int64_t dim) {
@@ -197,7 +176,9 @@ void FluxDoubleBlock::forward(Tensor& ctx, Tensor& x, const AdaLnZeroModulation&
   norm_added_k_.apply(k_txt);
   norm_q_.apply(q_img);
   norm_k_.apply(k_img);
-  const Tensor a = gemm_input(joint_attention(q4, k4, v4, attn), precision_);
+  const Tensor a = Tensor::empty(joint, gemm_dtype(precision_));
+  Tensor a4 = a.reshape(heads);
+  joint_attention(q4, k4, v4, attn, a4);
 
   to_out_.forward_into(a.slice(1, txt_len, len), x, {.gate = img.gate_msa, .residual = x});
   to_add_out_.forward_into(a.slice(1, 0, txt_len), ctx, {.gate = txt.gate_msa, .residual = ctx});
@@ -234,11 +215,13 @@ void FluxSingleBlock::forward(Tensor& h, const AdaLnZeroSingleModulation& mod,
   norm_q_.apply(q4);
   norm_k_.apply(k4);
   // proj_out consumes cat(attention, mlp) along channels in one GEMM: both halves are written
-  // straight into one buffer in the GEMM input dtype (the MLP by its own GEMM's epilogue).
+  // straight into one buffer in the GEMM input dtype (the MLP by its GEMM's epilogue, the
+  // attention by its kernel).
   Tensor cat = Tensor::empty({h.dim(0), h.dim(1), dims_.dim + dims_.mlp_hidden}, gemm_dtype(precision_));
   Tensor mlp = cat.slice(2, dims_.dim, dims_.dim + dims_.mlp_hidden);
   proj_mlp_.forward_into(n, mlp, {.activation = ops::Activation::GeluTanh});
-  write_leading_channels(joint_attention(q4, k4, v4, attn), cat);
+  Tensor attention4 = cat.slice(2, 0, dims_.dim).unflatten(2, {dims_.heads, dims_.head_dim});
+  joint_attention(q4, k4, v4, attn, attention4);
   proj_out_.forward_into(cat, h, {.gate = mod.gate, .residual = h});
 }
 
