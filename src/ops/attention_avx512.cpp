@@ -9,12 +9,12 @@
 #include "runtime/error.h"
 
 #if defined(__x86_64__)
-#include "ops/attention_exp2.h"
 
 #define DIFFUSE_AVX512_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,fma")))
 #define DIFFUSE_AVX512_INLINE inline __attribute__((always_inline)) DIFFUSE_AVX512_TARGET
 #define DIFFUSE_ATTN_F32_TARGET DIFFUSE_AVX512_TARGET
 #include "ops/attention_f32_driver.h"
+#include "ops/exp2_avx512.h"
 #endif
 
 namespace diffuse::ops::attn {

@@ -104,7 +104,12 @@ DIFFUSE_EPILOGUE_TARGET void finish_row(float* acc, int64_t cols, const float* b
                                         const float* residual, float* out, uint16_t* out16) {
   if (bias != nullptr)
     for (int64_t j = 0; j < cols; ++j) acc[j] += bias[j];
-  if (act != Activation::Identity) apply_activation(acc, cols, act);
+  if (act != Activation::Identity) {
+    if (out16 != nullptr)
+      apply_activation_for_bf16(acc, cols, act);
+    else
+      apply_activation(acc, cols, act);
+  }
   if (gate != nullptr)
     for (int64_t j = 0; j < cols; ++j) acc[j] *= gate[j];
   if (out16 != nullptr) {
