@@ -12,8 +12,10 @@
 // Blocking, per thread (threads split N, or M when N is narrow):
 //   for each Mc-row block of A:   pack it (bf16 from f32/bf16 rows, or int8) into tile order
 //     for each Nc-column block:     accumulators for Mc x Nc live in a per-thread f32 buffer
-//       for each Kc slice of K:       the A slice of 32 rows (Kc wide) stays in L1 while
-//         for 32 rows, 32 columns:      W's packed tiles stream from L2: 2x2 tiles of 16x16
+//       for each Kc slice of K:
+//         for 32 columns:               W's slice of 32 columns (Kc deep, 16 KB) stays in L1
+//           for 32 rows:                  while the A block's 32-row slices stream from L2:
+//                                         2x2 tiles of 16x16 per K step
 //     then the epilogue runs on the Mc x Nc block while it is still in cache.
 #pragma once
 
