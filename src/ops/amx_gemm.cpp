@@ -24,7 +24,7 @@ constexpr int64_t kBlockRows = 32;         // rows of A per 2x2 tile product
 constexpr int64_t kBlockCols = 32;         // columns of W per 2x2 tile product
 constexpr int64_t kMacroRows = 256;        // Mc: rows of A packed at once (L2)
 constexpr int64_t kMacroCols = 256;        // Nc: accumulator columns per pass (256 KB of f32 with Mc)
-constexpr int64_t kSliceSteps = 8;         // Kc in K steps: a 32-row A slice of 16 KB stays in L1
+constexpr int64_t kSliceSteps = 8;         // Kc in K steps: a 32-column W slice of 16 KB stays in L1
 
 // Bytes of K per tile row (64) hold this many values: 64 int8, else 32 bf16 (an f32 source is
 // rounded to bf16 while packing, so its steps are bf16 steps).

@@ -39,22 +39,17 @@ class Rows {
     }
     return shape_.empty() ? off : off + row * strides_[0];
   }
-  // The element distance between consecutive rows when it is the same for all of them (the
-  // leading dims merge into one), else -1. A single row reports its width.
-  int64_t uniform_stride() const {
-    if (shape_.empty()) return width_;
-    return shape_.size() == 1 ? strides_[0] : -1;
-  }
   // Rows as uniform groups of uniformly spaced rows, row g * group_rows + i at element
   // g * group_stride + i * row_stride (a batch-strided [B, S, K] view), when the leading dims
-  // merge into at most two; nullopt otherwise.
+  // merge into at most two; nullopt otherwise. Rows that merge into one stride form a single
+  // group (a single row reports its width as the stride).
   struct Grouping {
     int64_t group_rows, group_stride, row_stride;
   };
   std::optional<Grouping> grouping() const {
     if (shape_.size() > 2) return std::nullopt;
     if (shape_.size() == 2) return Grouping{shape_[1], strides_[0], strides_[1]};
-    return Grouping{std::max<int64_t>(count_, 1), 0, uniform_stride()};
+    return Grouping{std::max<int64_t>(count_, 1), 0, shape_.empty() ? width_ : strides_[0]};
   }
 
  private:
