@@ -87,6 +87,16 @@ void print_profile_if(bool profile, int repeat) {
 
 double mib(size_t bytes) { return static_cast<double>(bytes) / (1 << 20); }
 
+// <prefix>_kind, <prefix>_gflops (measured now, on `threads` threads) and <prefix>_fraction (null
+// when the CPU lacks the instruction) of one instruction peak.
+void put_peak(nlohmann::ordered_json& j, const std::string& prefix, bench::PeakKind kind, int threads,
+              double gflops) {
+  const double peak = bench::measure_peak_gflops(kind, threads);
+  j[prefix + "_kind"] = bench::peak_kind_name(kind);
+  j[prefix + "_gflops"] = peak;
+  j[prefix + "_fraction"] = peak > 0 ? nlohmann::ordered_json(gflops / peak) : nlohmann::ordered_json(nullptr);
+}
+
 // The timing fields both benchmarks print; gflops comes from the median CPU time.
 void put_timings(nlohmann::ordered_json& j, const bench::BlockTimings& t, int repeat, double gflop) {
   j["threads"] = t.threads;
@@ -113,15 +123,9 @@ int run_block_bench(int argc, char** argv) {
   const std::string dtype = args.get("dtype");
 
   const bench::BlockTimings t = bench::time_flux_block(spec);
-  // The peak is measured after the block so the timed forwards do not follow a burst of
-  // AVX-512 / AMX loops; it runs on the same threads.
   const bench::GemmType type = spec.options.quantization == ops::QuantMode::W8A8 ? bench::GemmType::Int8
                                : spec.options.precision == models::Precision::BF16 ? bench::GemmType::BF16
                                                                                    : bench::GemmType::F32;
-  const bench::PeakKind kind = bench::gemm_peak_kind(type), vector_kind = bench::vector_peak_kind(type);
-  const double peak = bench::measure_peak_gflops(kind, t.threads);
-  const double vector_peak = bench::measure_peak_gflops(vector_kind, t.threads);
-
   const double gflop = bench::block_flops(spec) / 1e9;
   const double gflops = gflop / median(t.cpu_s);
   nlohmann::ordered_json j;
@@ -129,13 +133,10 @@ int run_block_bench(int argc, char** argv) {
   put_shape(j, spec, dtype);
   put_timings(j, t, spec.repeat, gflop);
   j["gflops_wall"] = gflop / median(t.wall_s);
-  j["peak_kind"] = bench::peak_kind_name(kind);
-  j["peak_gflops"] = peak;
-  j["peak_fraction"] = peak > 0 ? nlohmann::ordered_json(gflops / peak) : nlohmann::ordered_json(nullptr);
-  j["vector_peak_kind"] = bench::peak_kind_name(vector_kind);
-  j["vector_peak_gflops"] = vector_peak;
-  j["vector_peak_fraction"] =
-      vector_peak > 0 ? nlohmann::ordered_json(gflops / vector_peak) : nlohmann::ordered_json(nullptr);
+  // The peaks are measured after the block so the timed forwards do not follow a burst of
+  // AVX-512 / AMX loops; they run on the same threads.
+  put_peak(j, "peak", bench::gemm_peak_kind(type), t.threads, gflops);
+  put_peak(j, "vector_peak", bench::vector_peak_kind(type), t.threads, gflops);
   j["peak_rss_mib"] = mib(t.peak_rss_bytes);
   j["activation_rss_mib"] = mib(t.peak_rss_bytes - t.peak_rss_before_bytes);
   j["minor_faults"] = t.minor_faults;  // per timed forward
